@@ -1,0 +1,1 @@
+"""posewarper_jax.viz."""
