@@ -20,6 +20,7 @@ class Person:
   center, scale: (2,) float64 crop parameters (transforms.box_to_center_scale).
   head_box: (4,) float64 [x, y, w, h] or None (detections have none).
   score: box score, 1.0 for ground truth.
+  joint_scores: (17,) float32 per-joint confidences of a prediction, None for ground truth.
   """
   keypoints: np.ndarray
   box: np.ndarray
@@ -28,6 +29,7 @@ class Person:
   head_box: Optional[np.ndarray] = None
   track_id: int = -1
   score: float = 1.0
+  joint_scores: Optional[np.ndarray] = None
 
 
 @dataclasses.dataclass(frozen=True)
