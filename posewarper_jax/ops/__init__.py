@@ -1,1 +1,5 @@
-"""posewarper_jax.ops."""
+"""posewarper_jax.ops: custom array operations."""
+
+from posewarper_jax.ops.deform_conv import DeformConv, deform_conv2d, identity_kernel_init
+
+__all__ = ["DeformConv", "deform_conv2d", "identity_kernel_init"]

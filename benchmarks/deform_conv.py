@@ -1,0 +1,125 @@
+"""Benchmark of `deform_conv2d` at the PoseWarper shape (SPEC 4.4, PERFORMANCE.md).
+
+Shape: B=8, 96x72, 17 -> 17 channels, 3x3 kernel, offset_groups=17, groups=1, stride 1,
+padding = dilation, dilations 3 and 24. Three jitted passes are timed: the forward, forward +
+backward w.r.t. (offset, weight) (PoseWarper stage 2, where x is the frozen backbone's heatmaps),
+and forward + backward w.r.t. everything. Each is the median of --repeats runs after one warm-up,
+each run ending in block_until_ready.
+
+How the floor is derived. A pass cannot be faster than the larger of two bounds:
+- memory: compulsory bytes / bandwidth. Compulsory bytes are every input of the jitted function
+  read once plus every output written once (the offsets, 306 channels at full resolution,
+  dominate). Bandwidth is measured here with a large numpy copy (bytes read + bytes written
+  per second, one thread).
+- compute: FLOPs / peak. FLOPs count the contraction with the weight, 2 * B*Ho*Wo * Cout *
+  kh*kw * Cin/groups, and the bilinear interpolation, 8 per sampled value (4 multiplies, 4 adds;
+  B*Ho*Wo*kh*kw*Cin values). The backward w.r.t. (offset, weight) adds two contractions (the
+  weight gradient and the samples' cotangent) and two interpolation-sized passes (d/dy, d/dx);
+  the backward w.r.t. x adds one more interpolation-sized pass (the scatter of the samples'
+  cotangent). Peak is --peak-gflops (AMD EPYC Zen 3, 2 cores, AVX2 + FMA: about 157 GFLOP/s).
+The table prints achieved GB/s and GFLOP/s under these models and time / floor (1.0 is ideal).
+Gathers are irregular accesses, so the floor is optimistic; it is a bound, not a target.
+"""
+
+import argparse
+import pathlib
+import statistics
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # `make bench` runs scripts
+from posewarper_jax.ops import deform_conv2d  # pylint: disable=g-import-not-at-top
+
+# PoseWarper's deformable convs (SPEC 4.4): 17 joints in and out, 3x3, one offset field per joint.
+JOINTS = 17
+KERNEL = 3
+HEATMAP_HW = (96, 72)
+DILATIONS = (3, 24)
+
+
+def measure_bandwidth_gbs(megabytes: int = 256, repeats: int = 5) -> float:
+  """Memory bandwidth in GB/s of a numpy copy: (bytes read + bytes written) / time."""
+  source = np.ones(megabytes * 2**20 // 4, np.float32)
+  target = np.empty_like(source)
+  times = []
+  for _ in range(repeats):
+    start = time.perf_counter()
+    np.copyto(target, source)
+    times.append(time.perf_counter() - start)
+  return 2 * source.nbytes / min(times) / 1e9
+
+
+def time_ms(fn, args, repeats: int) -> float:
+  """Median wall time in ms of fn(*args) after one warm-up call."""
+  jax.block_until_ready(fn(*args))
+  times = []
+  for _ in range(repeats):
+    start = time.perf_counter()
+    jax.block_until_ready(fn(*args))
+    times.append(time.perf_counter() - start)
+  return 1e3 * statistics.median(times)
+
+
+def nbytes(tree) -> int:
+  return sum(leaf.size * leaf.dtype.itemsize for leaf in jax.tree.leaves(tree))
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("--repeats", type=int, default=20)
+  parser.add_argument("--batch", type=int, default=8)
+  parser.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32")
+  parser.add_argument("--peak-gflops", type=float, default=157.0,
+                      help="fp32 peak of the machine (default: EPYC Zen 3, 2 cores, AVX2+FMA)")
+  args = parser.parse_args()
+
+  dtype = jnp.dtype(args.dtype)
+  height, width = HEATMAP_HW
+  taps = KERNEL * KERNEL
+  keys = jax.random.split(jax.random.key(0), 3)
+  x = jax.random.normal(keys[0], (args.batch, height, width, JOINTS), dtype)
+  weight = (0.1 * jax.random.normal(keys[1], (KERNEL, KERNEL, JOINTS, JOINTS))).astype(dtype)
+  offset = 4.0 * jax.random.normal(keys[2], (args.batch, height, width, 2 * JOINTS * taps))
+
+  bandwidth = measure_bandwidth_gbs()
+  print(f"device: {jax.devices()[0].device_kind} ({jax.default_backend()}), "
+        f"jax {jax.__version__}, {jax.device_count()} device(s)")
+  print(f"x {x.shape} {x.dtype}, offset {offset.shape} {offset.dtype}, weight {weight.shape}, "
+        f"offset_groups {JOINTS}, groups 1, stride 1, padding = dilation")
+  print(f"memory bandwidth (numpy copy): {bandwidth:.1f} GB/s; peak {args.peak_gflops:.0f} GFLOP/s")
+
+  samples = args.batch * height * width * taps * JOINTS
+  contraction = 2 * args.batch * height * width * JOINTS * taps * JOINTS
+  interpolation = 8 * samples
+  print(f"{'dilation':>8} {'pass':<24} {'ms':>8} {'GB/s':>7} {'GFLOP/s':>8} {'floor ms':>9} "
+        f"{'/floor':>7}")
+  for dilation in DILATIONS:
+    def forward(x, offset, weight, dilation=dilation):
+      return deform_conv2d(x, offset, weight, padding=dilation, dilation=dilation,
+                           offset_groups=JOINTS)
+
+    def loss(x, offset, weight):
+      return jnp.sum(forward(x, offset, weight).astype(jnp.float32) * 1e-3)
+
+    passes = (
+        ("forward", jax.jit(forward), contraction + interpolation),
+        ("fwd+bwd (offset, weight)", jax.jit(jax.value_and_grad(loss, argnums=(1, 2))),
+         3 * contraction + 3 * interpolation),
+        ("fwd+bwd (all)", jax.jit(jax.value_and_grad(loss, argnums=(0, 1, 2))),
+         3 * contraction + 4 * interpolation),
+    )
+    for name, fn, flops in passes:
+      milliseconds = time_ms(fn, (x, offset, weight), args.repeats)
+      outputs = jax.eval_shape(fn, x, offset, weight)
+      traffic = nbytes((x, offset, weight)) + nbytes(outputs)
+      floor_ms = 1e3 * max(traffic / (bandwidth * 1e9), flops / (args.peak_gflops * 1e9))
+      print(f"{dilation:>8} {name:<24} {milliseconds:8.1f} {traffic / milliseconds / 1e6:7.1f} "
+            f"{flops / milliseconds / 1e6:8.1f} {floor_ms:9.1f} {milliseconds / floor_ms:7.1f}")
+
+
+if __name__ == "__main__":
+  main()
