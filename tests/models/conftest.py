@@ -1,0 +1,49 @@
+"""Tiny models shared by the model tests (compile time dominates on CPU)."""
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from posewarper_jax.models import HRNet, PoseWarper
+from tests.models import official_layout
+
+# Smallest HRNet that still has every structural feature: 4 branches, every transition,
+# a multi-scale module in stages 2-3 and the single-output last module.
+TINY_HRNET = dict(width=4, stage_modules=(1, 1, 1), num_blocks=1, stem_width=8, layer1_blocks=1)
+TINY_HEAD = dict(num_offset_blocks=2, offset_channels=8, dilations=(1, 3))
+# Crops must be multiples of 32 (the lowest branch has stride 32).
+IMAGE_SHAPE = (2, 64, 32, 3)
+
+
+@pytest.fixture(scope="session")
+def tiny_hrnet() -> HRNet:
+  return HRNet(**TINY_HRNET)
+
+
+@pytest.fixture(scope="session")
+def tiny_posewarper(tiny_hrnet) -> PoseWarper:
+  return PoseWarper(backbone=tiny_hrnet, **TINY_HEAD)
+
+
+@pytest.fixture(scope="session")
+def tiny_hrnet_state() -> dict:
+  """A random official-layout HRNet state dict for TINY_HRNET."""
+  shapes = official_layout.hrnet_shapes(
+      TINY_HRNET["width"], stage_modules=TINY_HRNET["stage_modules"],
+      num_blocks=TINY_HRNET["num_blocks"], stem=TINY_HRNET["stem_width"],
+      layer1_blocks=TINY_HRNET["layer1_blocks"])
+  return official_layout.random_state_dict(shapes, seed=0)
+
+
+@pytest.fixture(scope="session")
+def tiny_posewarper_state(tiny_hrnet_state) -> dict:
+  """A random official-layout PoseWarper state dict: TINY_HRNET plus TINY_HEAD."""
+  head = official_layout.head_shapes(channels=TINY_HEAD["offset_channels"],
+                                     num_blocks=TINY_HEAD["num_offset_blocks"],
+                                     num_dilations=len(TINY_HEAD["dilations"]))
+  return {**tiny_hrnet_state, **official_layout.random_state_dict(head, seed=1)}
+
+
+@pytest.fixture(scope="session")
+def images() -> jnp.ndarray:
+  return jnp.asarray(np.random.default_rng(2).normal(size=IMAGE_SHAPE), jnp.float32)
