@@ -1,0 +1,224 @@
+"""JPEG decoding and affine cropping inside the tf.data graph (SPEC sections 2 and 3.3).
+
+The crop of a frame is `cv2.warpAffine(image, matrix, output_size, INTER_LINEAR, BORDER_CONSTANT 0)`
+in the original; `warp` samples the same bilinear, constant-0-border map with TF ops in float32
+(within about 1/255 of cv2's rounded uint8 pixels), and `warp_cv2` calls cv2 itself.
+
+Only the part of the JPEG that the crop can read is decoded (`decode_window`,
+`tf.io.decode_and_crop_jpeg`); its pixels are identical to a full decode, so this changes
+nothing but the cost.
+
+Reduced-scale decoding (a deliberate, switchable difference from the original): libjpeg can
+decode a JPEG at 1/2, 1/4 or 1/8 of its size in the DCT domain, which is cheaper.
+`decode_ratio_for` picks the largest ratio r in (1, 2, 4, 8) with r * zoom <= 1, where zoom is
+the crop's output pixels per image pixel (sqrt |det| of the affine's linear part): the decoded
+image then still has at least one pixel per output pixel. Decoded pixel u covers image pixels
+[r u, r u + r), so the affine is composed with x = r u + (r - 1) / 2 (`reduced_scale_matrix`).
+The result is a slightly smoother (box-filtered) crop; with the switch off the image is decoded
+at full resolution exactly as in the original.
+"""
+
+from typing import Sequence
+
+import cv2
+import numpy as np
+import tensorflow as tf
+
+from posewarper_jax.data import transforms
+
+# SPEC 2: RGB pixels scaled to [0, 1], then normalised with the ImageNet statistics.
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+# The scale factors libjpeg's DCT-domain decoder supports (`tf.io.decode_jpeg(ratio=...)`).
+DECODE_RATIOS = (1, 2, 4, 8)
+
+
+def affine_matrix(center: tf.Tensor, scale: tf.Tensor, rotation: tf.Tensor,
+                  output_size: Sequence[int]) -> tf.Tensor:
+  """(..., 2, 3) float32 image -> crop maps; the TF twin of transforms.affine_matrix (forward).
+
+  center, scale: (..., 2) pixels and PIXEL_STD units; rotation: (...) degrees;
+  output_size: (width, height).
+  """
+  center = tf.cast(center, tf.float32)
+  out_w, out_h = float(output_size[0]), float(output_size[1])
+  zoom = out_w / (tf.cast(scale, tf.float32)[..., 0] * transforms.PIXEL_STD)
+  theta = tf.cast(rotation, tf.float32) * (3.141592653589793 / 180.0)
+  cos, sin = tf.cos(theta) * zoom, tf.sin(theta) * zoom
+  tx = 0.5 * out_w - (cos * center[..., 0] + sin * center[..., 1])
+  ty = 0.5 * out_h - (-sin * center[..., 0] + cos * center[..., 1])
+  return tf.stack([tf.stack([cos, sin, tx], axis=-1), tf.stack([-sin, cos, ty], axis=-1)],
+                  axis=-2)
+
+
+def compose(outer: tf.Tensor, inner: tf.Tensor) -> tf.Tensor:
+  """(..., 2, 3) matrices (broadcasting) -> the (..., 2, 3) matrix of `outer(inner(p))`."""
+  linear = tf.matmul(outer[..., :2], inner[..., :2])
+  translation = tf.linalg.matvec(outer[..., :2], inner[..., 2]) + outer[..., 2]
+  return tf.concat([linear, translation[..., None]], axis=-1)
+
+
+def invert(matrix: tf.Tensor) -> tf.Tensor:
+  """(..., 2, 3) affine maps -> their (..., 2, 3) inverses."""
+  linear_inv = tf.linalg.inv(matrix[..., :2])
+  translation = -tf.linalg.matvec(linear_inv, matrix[..., 2])
+  return tf.concat([linear_inv, translation[..., None]], axis=-1)
+
+
+def horizontal_flip_matrix(image_width: tf.Tensor) -> tf.Tensor:
+  """(2, 3) map x -> width - x - 1 (SPEC 3.3: the original's flip of image and joints)."""
+  width = tf.cast(image_width, tf.float32)
+  return tf.stack([tf.stack([-1.0, 0.0, width - 1.0]), tf.constant([0.0, 1.0, 0.0])])
+
+
+def apply_affine(points: tf.Tensor, matrix: tf.Tensor) -> tf.Tensor:
+  """points (..., 2) -> matrix @ [x, y, 1] (..., 2); matrix (..., 2, 3) broadcasts."""
+  return tf.linalg.matvec(matrix[..., :2], points) + matrix[..., 2]
+
+
+def decode_ratio_for(matrix: tf.Tensor) -> tf.Tensor:
+  """(...) int32: largest r in DECODE_RATIOS with r * zoom <= 1 for image -> crop (..., 2, 3)."""
+  zoom = tf.sqrt(tf.abs(tf.linalg.det(matrix[..., :2])))
+  ratio = tf.fill(tf.shape(zoom), DECODE_RATIOS[0])
+  for r in DECODE_RATIOS[1:]:
+    ratio = tf.where(r * zoom <= 1.0, r, ratio)
+  return ratio
+
+
+def reduced_scale_matrix(ratio: tf.Tensor) -> tf.Tensor:
+  """(2, 3) map from a 1/ratio-scale decoded pixel u to image pixel r u + (r - 1) / 2."""
+  r = tf.cast(ratio, tf.float32)
+  offset = 0.5 * (r - 1.0)
+  return tf.stack([tf.stack([r, 0.0, offset]), tf.stack([0.0, r, offset])])
+
+
+def translation_matrix(offset: tf.Tensor) -> tf.Tensor:
+  """(2, 3) map p -> p + offset; offset: (2,) (x, y)."""
+  offset = tf.cast(offset, tf.float32)
+  return tf.stack([tf.stack([1.0, 0.0, offset[0]]), tf.stack([0.0, 1.0, offset[1]])])
+
+
+def decode_window(matrix: tf.Tensor, image_height: tf.Tensor, image_width: tf.Tensor,
+                  output_size: Sequence[int]) -> tf.Tensor:
+  """[y, x, height, width] int32: the pixels bilinear sampling of the crops can read.
+
+  matrix: (..., 2, 3) image -> crop maps (the union of their footprints is taken). The
+  footprint is the bounding box of the crop corners mapped back, grown by one pixel for the
+  bilinear neighbours and clipped to the image; at least 1 x 1 (a crop entirely off the image
+  then reads only zeros, as with the whole image).
+  """
+  out_w, out_h = float(output_size[0] - 1), float(output_size[1] - 1)
+  corners = tf.constant([[0.0, 0.0], [out_w, 0.0], [0.0, out_h], [out_w, out_h]])
+  inverse = invert(tf.reshape(tf.cast(matrix, tf.float32), [-1, 2, 3]))  # (M, 2, 3)
+  points = tf.reshape(apply_affine(corners[None], inverse[:, None]), [-1, 2])
+  low = tf.cast(tf.floor(tf.reduce_min(points, axis=0)), tf.int32) - 1
+  high = tf.cast(tf.math.ceil(tf.reduce_max(points, axis=0)), tf.int32) + 1
+  size = tf.stack([image_width, image_height])
+  low = tf.clip_by_value(low, 0, size - 1)
+  high = tf.clip_by_value(high, 0, size - 1)
+  extent = tf.maximum(high - low + 1, 1)
+  return tf.stack([low[1], low[0], extent[1], extent[0]])
+
+
+def decode_jpeg(contents: tf.Tensor, ratio: tf.Tensor, window: tf.Tensor) -> tf.Tensor:
+  """The [y, x, h, w] `window` of the JPEG decoded at 1/ratio scale -> (h, w, 3) uint8 RGB.
+
+  ratio: one of DECODE_RATIOS; window: in the coordinates of the 1/ratio-scale image, whose
+  size is ceil(H / ratio) x ceil(W / ratio). Pixels are identical to those of a full decode
+  at that scale (libjpeg skips the rest).
+  """
+  index = tf.argmax(tf.cast(tf.equal(tf.constant(DECODE_RATIOS), ratio), tf.int32))
+  branches = [(lambda r=r: tf.io.decode_and_crop_jpeg(contents, window, channels=3, ratio=r))
+              for r in DECODE_RATIOS]
+  return tf.switch_case(tf.cast(index, tf.int32), branches)
+
+
+def warp(image: tf.Tensor, matrix: tf.Tensor, output_size: Sequence[int]) -> tf.Tensor:
+  """Bilinear crop like cv2.warpAffine (INTER_LINEAR, BORDER_CONSTANT 0).
+
+  image: (H, W, C) any real dtype (stack frames along C to crop them with one affine);
+  matrix: (2, 3) image -> crop. Output pixel p samples the image at matrix^-1 p with integer
+  pixel centres; pixels outside the image read as 0. Returns (out_h, out_w, C) float32 in the
+  image's value range. One gather per corner from the zero-padded image, on uint8 pixels (only
+  the gathered values are converted to float32).
+  """
+  out_w, out_h = output_size
+  inverse = invert(tf.cast(matrix, tf.float32))
+  xs = tf.range(out_w, dtype=tf.float32)[None, :]
+  ys = tf.range(out_h, dtype=tf.float32)[:, None]
+  source_x = inverse[0, 0] * xs + inverse[0, 1] * ys + inverse[0, 2]  # (out_h, out_w)
+  source_y = inverse[1, 0] * xs + inverse[1, 1] * ys + inverse[1, 2]
+  x0, y0 = tf.floor(source_x), tf.floor(source_y)
+  fx, fy = (source_x - x0)[..., None], (source_y - y0)[..., None]
+  shape = tf.shape(image)
+  height, width = shape[0], shape[1]
+  padded = tf.reshape(tf.pad(image, [[1, 1], [1, 1], [0, 0]]), [-1, shape[2]])
+  # Indices into the padded image: the 1-pixel zero ring catches everything outside.
+  ix0 = tf.clip_by_value(tf.cast(x0, tf.int32) + 1, 0, width + 1)
+  ix1 = tf.clip_by_value(tf.cast(x0, tf.int32) + 2, 0, width + 1)
+  iy0 = tf.clip_by_value(tf.cast(y0, tf.int32) + 1, 0, height + 1) * (width + 2)
+  iy1 = tf.clip_by_value(tf.cast(y0, tf.int32) + 2, 0, height + 1) * (width + 2)
+  corner = lambda iy, ix: tf.cast(tf.gather(padded, iy + ix), tf.float32)
+  top = corner(iy0, ix0) * (1.0 - fx) + corner(iy0, ix1) * fx
+  bottom = corner(iy1, ix0) * (1.0 - fx) + corner(iy1, ix1) * fx
+  return top * (1.0 - fy) + bottom * fy
+
+
+def warp_cv2(image: tf.Tensor, matrix: tf.Tensor, output_size: Sequence[int]) -> tf.Tensor:
+  """`warp` computed by the original's own cv2.warpAffine (through tf.numpy_function).
+
+  Same arguments and result layout as `warp`; the pixels are cv2's uint8 crop (fixed-point
+  bilinear, rounded) as float32, as in the original. Cheaper on CPU than `warp`, but the graph
+  then calls Python (holds the GIL briefly; not usable with tf.data service).
+  """
+  out_w, out_h = int(output_size[0]), int(output_size[1])
+
+  def _warp(pixels: np.ndarray, forward: np.ndarray) -> np.ndarray:
+    forward = forward.astype(np.float64)
+    parts = [cv2.warpAffine(np.ascontiguousarray(pixels[..., c:c + 3]), forward, (out_w, out_h),
+                            flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+             for c in range(0, pixels.shape[-1], 3)]
+    return np.concatenate([p.reshape(out_h, out_w, -1) for p in parts], axis=-1)
+
+  result = tf.numpy_function(_warp, [image, tf.cast(matrix, tf.float32)], image.dtype,
+                             stateful=False)
+  return tf.cast(tf.ensure_shape(result, [out_h, out_w, image.shape[-1]]), tf.float32)
+
+
+WARP_BACKENDS = {"tf": warp, "cv2": warp_cv2}
+
+
+def normalize(pixels: tf.Tensor) -> tf.Tensor:
+  """(..., 3) RGB in [0, 255] -> ImageNet-normalised float32 (SPEC 2)."""
+  pixels = tf.cast(pixels, tf.float32) / 255.0
+  return (pixels - tf.constant(IMAGENET_MEAN)) / tf.constant(IMAGENET_STD)
+
+
+def plan_decode(image_shape: tf.Tensor, matrix: tf.Tensor, output_size: Sequence[int],
+                reduced_decode: bool) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+  """How to decode an image for crops: (ratio, window [y, x, h, w], window -> crop matrix).
+
+  image_shape: (3,) tf.image.extract_jpeg_shape; matrix: (..., 2, 3) full-resolution image ->
+  crop maps, all served by one decode. With `reduced_decode` the ratio is the smallest of
+  their `decode_ratio_for`; otherwise 1 (exactly the original's pixels).
+  """
+  ratio = tf.constant(1, tf.int32)
+  if reduced_decode:
+    ratio = tf.reduce_min(decode_ratio_for(matrix))
+  matrix = compose(matrix, reduced_scale_matrix(ratio))
+  height = (image_shape[0] + ratio - 1) // ratio  # libjpeg's scaled size: ceil(size / ratio).
+  width = (image_shape[1] + ratio - 1) // ratio
+  window = decode_window(matrix, height, width, output_size)
+  return ratio, window, compose(matrix, translation_matrix(tf.stack([window[1], window[0]])))
+
+
+def crop_jpeg(contents: tf.Tensor, matrix: tf.Tensor, output_size: Sequence[int],
+              reduced_decode: bool, backend: str = "tf") -> tf.Tensor:
+  """JPEG bytes + (2, 3) image -> crop matrix -> (out_h, out_w, 3) ImageNet-normalised float32.
+
+  backend: a key of WARP_BACKENDS.
+  """
+  ratio, window, matrix = plan_decode(tf.image.extract_jpeg_shape(contents), matrix,
+                                      output_size, reduced_decode)
+  image = decode_jpeg(contents, ratio, window)
+  return normalize(WARP_BACKENDS[backend](image, matrix, output_size))

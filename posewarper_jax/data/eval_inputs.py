@@ -1,0 +1,130 @@
+"""Evaluation inputs: per box, the crops of frames t-2..t+2 under frame t's box (SPEC 6, 7b).
+
+Every Person of every frame (ground truth, or detections from detections.read_detections) is
+one box. All of a box's crops use the affine of that box's centre and scale with rotation 0
+(the original's `JointsDataset_PoseAgg`); indices are clipped to the video and a missing file
+falls back to frame t (neighbours.resolve). One tf.data element is one frame t: its T images
+are read and decoded once, cropped for all of its boxes, then unbatched into boxes (so an image
+is decoded once per frame that uses it, at most 5 times, never once per box). Decoding covers
+only the window all of the frame's crops read and, with reduced-scale decoding
+(config.decode_ratio "auto", see crops.py), uses the largest ratio that keeps every one of its
+boxes at full crop resolution.
+"""
+
+import functools
+from typing import Sequence
+
+import ml_collections
+import numpy as np
+import tensorflow as tf
+
+from posewarper_jax.data import crops
+from posewarper_jax.data import frame_pairs
+from posewarper_jax.data import neighbours
+from posewarper_jax.data import records
+
+# SPEC 7b: frame order of the aggregation model: t, t-1, t-2, t+1, t+2 (ref, prev1, prev2,
+# next1, next2).
+AGGREGATION_OFFSETS = (0, -1, -2, 1, 2)
+SINGLE_FRAME_OFFSETS = (0,)
+
+
+def build_frame_entries(videos: Sequence[records.Video],
+                        offsets: Sequence[int]) -> dict[str, object]:
+  """One entry per frame with at least one Person.
+
+  Returns over F frames: paths (F, T) and frame_offsets (F, T) (effective offsets after
+  clipping and fallback), video_index (F,), frame_position (F,), and ragged (F, (n), ...) per
+  box: person_index, center (2,), scale (2,), score.
+  """
+  exists = neighbours.FileExistence()
+  rows = {key: [] for key in ("paths", "frame_offsets", "video_index", "frame_position")}
+  boxes = {key: [] for key in ("person_index", "center", "scale", "score")}
+  lengths = []
+  for video_index, video in enumerate(videos):
+    for position, frame in enumerate(video.frames):
+      if not frame.persons:
+        continue
+      paths, deltas = neighbours.resolve(video, position, offsets, exists)
+      rows["paths"].append(paths)
+      rows["frame_offsets"].append(deltas)
+      rows["video_index"].append(video_index)
+      rows["frame_position"].append(position)
+      lengths.append(len(frame.persons))
+      for person_index, person in enumerate(frame.persons):
+        boxes["person_index"].append(person_index)
+        boxes["center"].append(person.center)
+        boxes["scale"].append(person.scale)
+        boxes["score"].append(person.score)
+  if not lengths:
+    raise ValueError("videos: no frame has a person box, nothing to evaluate")
+  entries = {
+      "paths": np.array(rows["paths"], object),
+      "frame_offsets": np.array(rows["frame_offsets"], np.int32),
+      "video_index": np.array(rows["video_index"], np.int32),
+      "frame_position": np.array(rows["frame_position"], np.int32),
+  }
+  dtypes = {"person_index": np.int32, "center": np.float32, "scale": np.float32,
+            "score": np.float32}
+  for key, values in boxes.items():
+    entries[key] = tf.RaggedTensor.from_row_lengths(np.array(values, dtypes[key]), lengths)
+  return entries
+
+
+def _crop_frame(entry: dict[str, tf.Tensor], *, image_size: tuple[int, int],
+                reduced_decode: bool, backend: str) -> dict[str, tf.Tensor]:
+  """One frame entry -> its n boxes, each with (T, H, W, 3) crops."""
+  num_boxes = tf.shape(entry["center"])[0]
+  matrices = crops.affine_matrix(entry["center"], entry["scale"], tf.zeros([num_boxes]),
+                                 image_size)  # (n, 2, 3)
+  contents = tf.map_fn(tf.io.read_file, entry["paths"])
+  ratio, window, matrices = crops.plan_decode(tf.image.extract_jpeg_shape(contents[0]),
+                                              matrices, image_size, reduced_decode)
+  images = tf.map_fn(lambda c: crops.decode_jpeg(c, ratio, window), contents,
+                     fn_output_signature=tf.TensorSpec([None, None, 3], tf.uint8))
+  num_frames = tf.shape(images)[0]
+  stacked = tf.reshape(tf.transpose(images, [1, 2, 0, 3]),
+                       tf.concat([tf.shape(images)[1:3], [-1]], axis=0))  # (h, w, T * 3)
+  width, height = image_size
+  warp = crops.WARP_BACKENDS[backend]
+  frames = tf.map_fn(lambda matrix: warp(stacked, matrix, image_size), matrices,
+                     fn_output_signature=tf.TensorSpec([height, width, None], tf.float32))
+  frames = tf.transpose(tf.reshape(frames, [num_boxes, height, width, num_frames, 3]),
+                        [0, 3, 1, 2, 4])  # (n, T, H, W, 3)
+  repeat = lambda value: tf.repeat(value[None], num_boxes, axis=0)
+  return {
+      "frames": crops.normalize(frames),
+      "frame_offsets": repeat(entry["frame_offsets"]),
+      "video_index": repeat(entry["video_index"]),
+      "frame_position": repeat(entry["frame_position"]),
+      "person_index": entry["person_index"],
+      "center": entry["center"],
+      "scale": entry["scale"],
+      "score": entry["score"],
+  }
+
+
+def make_eval_dataset(videos: Sequence[records.Video], config: ml_collections.ConfigDict, *,
+                      batch_size: int, single_frame: bool = False, process_index: int = 0,
+                      process_count: int = 1) -> tf.data.Dataset:
+  """Batches of boxes in video/frame/person order, one pass; the last batch may be smaller.
+
+  config: frame_pairs.default_pair_config() (image_size, decode_ratio, warp_backend are used).
+  Frame entries go to process i % process_count. Yields dicts of
+    frames: (B, T, H, W, 3) float32 ImageNet-normalised crops in AGGREGATION_OFFSETS order
+      (T = 5), or only frame t (T = 1) with `single_frame`;
+    frame_offsets: (B, T) int32 effective offsets; video_index, frame_position, person_index:
+      (B,) int32 locate the box in `videos`; center, scale: (B, 2) float32 crop parameters;
+    score: (B,) float32 box score.
+  """
+  frame_pairs.check_config(config)
+  if not 0 <= process_index < process_count:
+    raise ValueError(f"process_index={process_index} not in [0, process_count={process_count})")
+  offsets = SINGLE_FRAME_OFFSETS if single_frame else AGGREGATION_OFFSETS
+  entries = build_frame_entries(videos, offsets)
+  crop = functools.partial(_crop_frame, image_size=tuple(config.image_size),
+                           reduced_decode=config.decode_ratio == "auto",
+                           backend=config.warp_backend)
+  dataset = tf.data.Dataset.from_tensor_slices(entries).shard(process_count, process_index)
+  dataset = dataset.map(crop, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+  return dataset.unbatch().batch(batch_size).prefetch(tf.data.AUTOTUNE)

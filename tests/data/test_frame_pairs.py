@@ -1,0 +1,164 @@
+import cv2
+import numpy as np
+import pytest
+
+from posewarper_jax.data import crops
+from posewarper_jax.data import frame_pairs
+from posewarper_jax.data import posetrack
+from posewarper_jax.data import transforms
+from posewarper_jax.viz import pairs as pairs_viz
+from tests.data import tiny_posetrack
+
+IMAGE_SIZE = (48, 64)
+
+
+@pytest.fixture(scope="module")
+def videos(tmp_path_factory):
+  return tiny_posetrack.write(tmp_path_factory.mktemp("tiny"))
+
+
+def _config(**overrides):
+  config = frame_pairs.default_pair_config()
+  config.image_size = IMAGE_SIZE
+  config.update(overrides)
+  return config
+
+
+def _batches(dataset, num):
+  return [{k: v.numpy() for k, v in batch.items()} for batch in dataset.take(num)]
+
+
+def _grey_level(crops_normalised):
+  """Mean pixel value in [0, 255] of normalised crops (B, H, W, 3) -> (B,)."""
+  pixels = crops_normalised * np.array(crops.IMAGENET_STD) + np.array(crops.IMAGENET_MEAN)
+  return pixels.mean(axis=(1, 2, 3)) * 255
+
+
+def test_instances_clip_and_fall_back(videos):
+  instances = frame_pairs.build_instances(videos, _config(), seed=0)
+  # Video 1: frame 0 (2 persons), frame 2 (1 person); video 2: frame 1 (1 person).
+  np.testing.assert_array_equal(instances["frame_position"], [0, 0, 2, 1])
+  np.testing.assert_array_equal(instances["neighbour_deltas"], [
+      [0, 0, 0, 1, 2], [0, 0, 0, 1, 2],  # -2, -1 clipped to frame 0.
+      [-2, -1, 0, 1, 0],  # +2 is frame 4, whose file is missing: falls back to A.
+      [-1, -1, 0, 1, 1]])
+  assert instances["neighbour_paths"][2, 4] == instances["path_a"][2]
+  assert instances["keypoints"].shape == (4, 17, 3)
+
+
+@pytest.mark.parametrize("backend", ["tf", "cv2"])
+def test_batch_shapes_and_frame_b_content(videos, backend):
+  dataset = frame_pairs.make_pair_dataset(videos, _config(warp_backend=backend), seed=0,
+                                          batch_size=4, training=False)
+  (batch,) = _batches(dataset, 2)
+  assert batch["frame_a"].shape == batch["frame_b"].shape == (4, 64, 48, 3)
+  assert batch["frame_a"].dtype == np.float32
+  assert batch["target"].shape == (4, 16, 12, 17)
+  assert batch["target_weight"].shape == (4, 17)
+  # The ground-truth crops lie inside the flat frames: A and B show their frames' levels.
+  levels = np.array([tiny_posetrack.frame_level(p) for p in batch["frame_position"]])
+  np.testing.assert_allclose(_grey_level(batch["frame_a"]), levels, atol=1.5)
+  np.testing.assert_allclose(_grey_level(batch["frame_b"]),
+                             tiny_posetrack.frame_level(batch["frame_position"] + batch["delta"]),
+                             atol=1.5)
+  # Targets: the argmax of each visible joint is its crop position / 4 rounded.
+  for i in range(4):
+    frame = videos[batch["video_index"][i]].frames[batch["frame_position"][i]]
+    person = [p for p in frame.persons
+              if np.allclose(p.center, batch["center"][i], atol=1e-3)][0]
+    matrix = transforms.affine_matrix(person.center, person.scale, 0.0, IMAGE_SIZE)
+    joints = transforms.apply_affine(person.keypoints[:, :2], matrix)
+    np.testing.assert_allclose(batch["joints"][i, :, :2], joints, atol=1e-3)
+    for k in range(17):
+      y, x = np.unravel_index(np.argmax(batch["target"][i, ..., k]), (16, 12))
+      if batch["target_weight"][i, k] and 0 <= joints[k, 0] < 46 and 0 <= joints[k, 1] < 62:
+        np.testing.assert_array_equal([x, y], np.floor(joints[k] / 4 + 0.5))
+
+
+def test_deterministic_for_a_seed(videos):
+  make = lambda seed: frame_pairs.make_pair_dataset(videos, _config(), seed=seed, batch_size=3)
+  first, second, other = _batches(make(3), 3), _batches(make(3), 3), _batches(make(4), 3)
+  for a, b in zip(first, second):
+    for key in a:
+      np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+  assert not all(np.array_equal(a["frame_a"], c["frame_a"]) for a, c in zip(first, other))
+
+
+@pytest.mark.parametrize("mode", ["per_epoch", "fixed"])
+def test_delta_modes(videos, mode):
+  config = _config(delta_mode=mode)
+  dataset = frame_pairs.make_pair_dataset(videos, config, seed=1, batch_size=4)
+  instances = frame_pairs.build_instances(videos, config, seed=1)
+  deltas = {}
+  for batch in _batches(dataset, 12):  # 12 epochs of 4 instances.
+    for index, delta in zip(batch["instance_index"], batch["delta"]):
+      deltas.setdefault(int(index), []).append(int(delta))
+      assert delta in instances["neighbour_deltas"][index]
+  assert sorted(deltas) == [0, 1, 2, 3] and all(len(d) == 12 for d in deltas.values())
+  distinct = [len(set(d)) for d in deltas.values()]
+  if mode == "fixed":
+    assert distinct == [1, 1, 1, 1]
+    assert [d[0] for d in deltas.values()] == [
+        instances["neighbour_deltas"][i, instances["fixed_choice"][i]] for i in deltas]
+  else:
+    assert max(distinct) >= 3
+
+
+def test_sharding_by_process(videos):
+  seen = []
+  for process_index in range(2):
+    dataset = frame_pairs.make_pair_dataset(videos, _config(), seed=0, batch_size=8,
+                                            process_index=process_index, process_count=2,
+                                            training=False)
+    (batch,) = _batches(dataset, 1)
+    np.testing.assert_array_equal(batch["instance_index"] % 2, process_index)
+    seen.extend(batch["instance_index"])
+  assert sorted(seen) == [0, 1, 2, 3]
+
+
+def test_augmented_targets_follow_joints(videos):
+  config = _config(decode_ratio="full")
+  dataset = frame_pairs.make_pair_dataset(videos, config, seed=2, batch_size=4)
+  for batch in _batches(dataset, 3):
+    assert np.all(np.isfinite(batch["frame_a"])) and np.all(np.isfinite(batch["frame_b"]))
+    for i, k in zip(*np.nonzero(batch["target_weight"])):
+      joint = batch["joints"][i, k, :2]
+      y, x = np.unravel_index(np.argmax(batch["target"][i, ..., k]), (16, 12))
+      if 0 <= joint[0] < 46 and 0 <= joint[1] < 62:
+        np.testing.assert_array_equal([x, y], np.trunc(joint / 4 + 0.5))
+
+
+def test_real_sample_pairs(posetrack18_sample):
+  videos = posetrack.read_posetrack18(posetrack18_sample / "annotations" / "val",
+                                      posetrack18_sample)
+  dataset = frame_pairs.make_pair_dataset(videos, frame_pairs.default_pair_config(), seed=0,
+                                          batch_size=2)
+  (batch,) = _batches(dataset, 1)
+  assert batch["frame_a"].shape == (2, 384, 288, 3)
+  assert batch["target"].shape == (2, 96, 72, 17)
+  # Only frame 000000 of each sequence exists: B falls back to A.
+  np.testing.assert_array_equal(batch["delta"], 0)
+  np.testing.assert_array_equal(batch["frame_a"], batch["frame_b"])
+  assert batch["target_weight"].sum() > 0 and batch["target"].max() == 1.0
+
+
+@pytest.mark.parametrize("field, value", [("delta_mode", "sometimes"), ("decode_ratio", "half"),
+                                          ("warp_backend", "pil"), ("sigma", 2.5)])
+def test_bad_config_raises(videos, field, value):
+  config = _config()
+  config[field] = value
+  with pytest.raises(ValueError, match=field if field != "sigma" else "sigma"):
+    frame_pairs.make_pair_dataset(videos, config, seed=0, batch_size=2)
+
+
+def test_bad_process_index_raises(videos):
+  with pytest.raises(ValueError, match="process_index"):
+    frame_pairs.make_pair_dataset(videos, _config(), seed=0, batch_size=2, process_index=2,
+                                  process_count=2)
+
+
+def test_viz_writes_png_grids(videos, tmp_path):
+  paths = pairs_viz.write_pair_grids(videos, str(tmp_path), num=2, seed=0, config=_config())
+  assert len(paths) == 2
+  image = cv2.imread(paths[0])
+  assert image.shape == (64 + 20, 4 * 48, 3) and image.std() > 0
