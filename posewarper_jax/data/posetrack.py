@@ -654,3 +654,63 @@ def write_posetrack17_annolist_video(video: records.Video, json_path: file_io.Pa
   reading back rebuilds them from joints and head rectangle.
   """
   file_io.write_text(json_path, json.dumps(posetrack17_annolist_dict(video, image_root)))
+
+
+# ----------------------------------------------------------------------------- both formats
+
+
+def listed_frame_ids(json_path: file_io.Path) -> tuple[int, ...]:
+  """Frame numbers (records.Frame.frame_id) of the frames a per-video file lists, in file order.
+
+  Works for PoseTrack18 JSON and PoseTrack17 annolist. The PoseTrack evaluation pairs the frames
+  of a prediction file with the ground truth's by position, so predictions are written for
+  exactly these frames in this order (eval.predictions).
+  """
+  data = load_json(json_path)
+  if isinstance(data, dict) and "annolist" in data:
+    entries = field(data, "annolist", json_path, "the top level")
+    names = [(_entry_name(entry, json_path, f"annolist[{i}]"), f"annolist[{i}].image.name")
+             for i, entry in enumerate(entries)]
+  else:
+    images = field(data, "images", json_path, "the top level")
+    if not isinstance(images, list):
+      raise ValueError(f"{json_path}: 'images' is not a list: {_short(images)}")
+    names = [(field(image, "file_name", json_path, f"images[{i}]"), f"images[{i}].file_name")
+             for i, image in enumerate(images)]
+  return tuple(_frame_number(str(name), json_path, where)[1] for name, where in names)
+
+
+READERS = ("posetrack18", "posetrack17")
+
+
+def split_annotation_files(root: file_io.Path, split: str) -> list[str]:
+  """The per-video files `root/annotations/<split>/*.json` of the dataset layout, sorted."""
+  annotation_dir = os.path.join(os.fspath(root), "annotations", split)
+  paths = file_io.glob(os.path.join(annotation_dir, "*.json"))
+  if not paths:
+    raise ValueError(f"{annotation_dir}: no *.json annotation files")
+  return paths
+
+
+def read_video_file(reader: str, json_path: file_io.Path, root: file_io.Path) -> records.Video:
+  """One per-video file of the dataset layout (images under `root`) as a dense Video.
+
+  reader: "posetrack18" (official JSON) or "posetrack17" (annolist, whose videos are extended
+  to the number of images in the frame folder when unlabeled frames follow the last listed one).
+  """
+  if reader == "posetrack18":
+    return read_posetrack18_video(json_path, root)
+  if reader == "posetrack17":
+    video = read_posetrack17_annolist(json_path, root)
+    folder = os.path.dirname(video.frames[0].path)
+    num_images = len(file_io.glob(os.path.join(folder, "*.jpg")))
+    if num_images > len(video.frames):
+      video = read_posetrack17_annolist(json_path, root, num_frames=num_images)
+    return video
+  raise ValueError(f"reader={reader!r}: expected one of {READERS}")
+
+
+def read_split(reader: str, root: file_io.Path, split: str) -> tuple[records.Video, ...]:
+  """Every video of `root/annotations/<split>/*.json` (sorted by file name), images under `root`."""
+  return tuple(read_video_file(reader, path, root)
+               for path in split_annotation_files(root, split))

@@ -35,7 +35,6 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from posewarper_jax.data import file_io
 from posewarper_jax.data import keypoints as keypoints_lib
 from posewarper_jax.data import neighbours
 from posewarper_jax.data import posetrack
@@ -51,26 +50,6 @@ class PosetrackConfig(tfds.core.BuilderConfig):
   """reader: "posetrack18" (official per-video JSON) or "posetrack17" (per-video annolist)."""
   reader: str = "posetrack18"
   neighbour_range: int = DEFAULT_NEIGHBOUR_RANGE
-
-
-def read_videos(reader: str, root: str, split: str) -> tuple[records.Video, ...]:
-  """Reads `root/annotations/<split>/*.json` with images under `root`."""
-  annotation_dir = os.path.join(root, "annotations", split)
-  if reader == "posetrack18":
-    return posetrack.read_posetrack18(annotation_dir, root)
-  if reader == "posetrack17":
-    videos = []
-    for json_path in file_io.glob(os.path.join(annotation_dir, "*.json")):
-      video = posetrack.read_posetrack17_annolist(json_path, root)
-      folder = os.path.dirname(video.frames[0].path)
-      num_images = len(file_io.glob(os.path.join(folder, "*.jpg")))
-      if num_images > len(video.frames):  # Unlabeled frames after the last listed one.
-        video = posetrack.read_posetrack17_annolist(json_path, root, num_frames=num_images)
-      videos.append(video)
-    if not videos:
-      raise ValueError(f"{annotation_dir}: no *.json annotation files")
-    return tuple(videos)
-  raise ValueError(f"reader={reader!r}: expected 'posetrack18' or 'posetrack17'")
 
 
 class PosetrackFrames(tfds.core.GeneratorBasedBuilder):
@@ -144,7 +123,7 @@ class PosetrackFrames(tfds.core.GeneratorBasedBuilder):
 
   def _generate_examples(self, root: str, split: str):
     config = self.builder_config
-    for video in read_videos(config.reader, root, split):
+    for video in posetrack.read_split(config.reader, root, split):
       yield from examples_from_video(video, root, config.neighbour_range)
 
 

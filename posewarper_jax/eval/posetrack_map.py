@@ -47,7 +47,10 @@ MATCH_THRESHOLD = 0.5
 # SPEC appendix 4: the score of a predicted joint that comes without one.
 MISSING_SCORE = -9999.0
 # SPEC appendix 1: PoseTrack18 `file_name` is .../<digits>_<mpii|bonn|mpiinew>[_...]/<frame>.jpg.
-_SEQUENCE_DIR = re.compile(r"^\d+_(mpii|bonn|mpiinew)(_.*)?$")
+# Deliberate difference: any word after the digits is accepted (poseval accepts only the three
+# PoseTrack source tags), so that the project's own videos (<digits>_synthetic_...) can be
+# scored; every name poseval accepts is read the same way.
+_SEQUENCE_DIR = re.compile(r"^\d+_\w+$")
 _MAX_FRAME_INDEX = 10000
 
 
@@ -137,7 +140,7 @@ def _read_posetrack18(data: dict, path: str) -> list[_Frame]:
     if (not _SEQUENCE_DIR.match(sequence) or not stem.isdigit()
         or int(stem) >= _MAX_FRAME_INDEX):
       raise ValueError(f"{path}: image file_name {file_name!r} is not "
-                       "<digits>_<mpii|bonn|mpiinew>/<frame < 10000>.jpg")
+                       "<digits>_<name>/<frame < 10000>.jpg")
     video = sequence.split("_")[0]
     first_video = video if first_video is None else first_video
     if video != first_video:  # poseval evaluates only the first video of a file.

@@ -93,18 +93,26 @@ class PoseWarper(nn.Module):
     heatmaps = self.backbone(images, train=backbone_train)
     return jax.lax.stop_gradient(heatmaps) if self.freeze_backbone else heatmaps
 
+  def offset_fields(self, difference: jax.Array, train: bool = False) -> list[jax.Array]:
+    """difference (N, h, w, K) -> per dilation, the offsets (N, h, w, 2 * K * 9) float32."""
+    features = difference.astype(self.dtype)
+    for block in self.offset_feats:
+      features = block(features, train)
+    return [offset_conv(features).astype(jnp.float32) for offset_conv in self.offsets]
+
+  def deform(self, heatmaps: jax.Array, fields: Sequence[jax.Array]) -> jax.Array:
+    """Mean over dilations of heatmaps (N, h, w, K) deformed by `offset_fields` -> float32."""
+    warped = [deform(heatmaps.astype(self.dtype), field)
+              for field, deform in zip(fields, self.deform_convs)]
+    return (sum(warped) / len(warped)).astype(jnp.float32)
+
   def warp(self, difference: jax.Array, heatmaps: jax.Array, train: bool = False) -> jax.Array:
     """Warps heatmaps (N, h, w, K) with offsets predicted from difference (N, h, w, K)."""
     if difference.shape != heatmaps.shape or heatmaps.shape[-1] != self.backbone.num_joints:
       raise ValueError(
           f"PoseWarper.warp: difference {difference.shape} and heatmaps {heatmaps.shape} must "
           f"both be (N, h, w, {self.backbone.num_joints})")
-    features = difference.astype(self.dtype)
-    for block in self.offset_feats:
-      features = block(features, train)
-    warped = [deform(heatmaps.astype(self.dtype), offset_conv(features).astype(jnp.float32))
-              for offset_conv, deform in zip(self.offsets, self.deform_convs)]
-    return (sum(warped) / len(warped)).astype(jnp.float32)
+    return self.deform(heatmaps, self.offset_fields(difference, train))
 
   def __call__(self, frame_a: jax.Array, frame_b: jax.Array, train: bool = False) -> jax.Array:
     """Training pairs (SPEC 4.1): frames (N, H, W, 3) -> H_B warped onto A, (N, H/4, W/4, K).
@@ -137,7 +145,10 @@ class PoseWarper(nn.Module):
     """Temporal aggregation (SPEC 7b): frames (N, T, H, W, 3) in time order -> (N, H/4, W/4, K).
 
     With T = len(aggregation_weights) and t = T // 2 the reference: sum_i w_i * warp(H_t - H_i,
-    H_i). The reference frame goes through the warper too.
+    H_i). The reference frame goes through the warper too. Its difference is exactly zero, so
+    in inference mode (BatchNorm on running statistics) its offsets do not depend on the input:
+    they are computed once from a zero map and shared by the batch, which saves the offset
+    trunk on 1 of the T frames. With train=True every frame runs the trunk, as in the original.
     """
     num_frames = len(self.aggregation_weights)
     if frames.ndim != 5 or frames.shape[1] != num_frames:
@@ -148,8 +159,21 @@ class PoseWarper(nn.Module):
     heatmaps = heatmaps.reshape((n, num_frames) + heatmaps.shape[1:])
     reference = num_frames // 2
     difference = heatmaps[:, reference:reference + 1] - heatmaps
-    flat_shape = (n * num_frames,) + heatmaps.shape[2:]
-    warped = self.warp(difference.reshape(flat_shape), heatmaps.reshape(flat_shape), train)
+    map_shape = heatmaps.shape[2:]
+    if train:
+      fields = self.offset_fields(difference.reshape((n * num_frames,) + map_shape), train)
+    else:
+      others = [i for i in range(num_frames) if i != reference]
+      other_fields = self.offset_fields(
+          difference[:, others].reshape((n * len(others),) + map_shape))
+      reference_fields = self.offset_fields(jnp.zeros((1,) + map_shape, difference.dtype))
+      fields = []
+      for other, shared in zip(other_fields, reference_fields):
+        other = other.reshape((n, len(others)) + other.shape[1:])
+        shared = jnp.broadcast_to(shared[:, None], (n, 1) + shared.shape[1:])
+        field = jnp.concatenate([other[:, :reference], shared, other[:, reference:]], axis=1)
+        fields.append(field.reshape((n * num_frames,) + field.shape[2:]))
+    warped = self.deform(heatmaps.reshape((n * num_frames,) + map_shape), fields)
     warped = warped.reshape(heatmaps.shape)
     weights = jnp.asarray(self.aggregation_weights, jnp.float32)
     return jnp.einsum("t,nthwk->nhwk", weights, warped)

@@ -1,0 +1,112 @@
+"""Inference throughput in boxes/s: `single` (HRNet alone) and `aggregate` (SPEC 7b).
+
+For each mode, at W48 384x288 (or --small):
+  * model: the jitted heatmap function of eval/inference.py on a batch of random crops
+    (random N(0, 0.001) variables, as the original's init), median of --repeats calls;
+  * input: the evaluation pipeline (data/eval_inputs.py) alone, from 1920x1080 JPEG frames with
+    3 boxes each (benchmarks/input_pipeline.py's frames): decode, crop 1 or 5 frames per box;
+  * end to end: eval/inference.predict over the same frames (pipeline, model, decoding).
+The model rate is compared with the analytic convolution cost of PERFORMANCE.md and the CPU's
+fp32 peak (benchmarks/model.py).
+
+  python benchmarks/inference.py [--small] [--batch 4] [--repeats 3] [--frames 2]
+"""
+
+import argparse
+import pathlib
+import sys
+import tempfile
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # `make bench` runs scripts
+# pylint: disable=g-import-not-at-top
+from benchmarks import input_pipeline
+from benchmarks import model as model_bench
+from posewarper_jax.data import eval_inputs
+from posewarper_jax.data import frame_pairs
+from posewarper_jax.eval import inference
+from posewarper_jax.models import posewarper
+from posewarper_jax.train import sharding
+
+# PERFORMANCE.md: convolution GMAC per 384x288 frame of the HRNet-W48 backbone and of the
+# warping head (offset trunk 39.9, offset convs 12.2, deformable convs 0.09); the original's
+# aggregation runs 0.163 boxes/s here (437 GMAC per box).
+W48_GMAC = 35.31
+HEAD_GMAC = 52.2
+
+
+def time_model(model, variables, mode: str, batch: int, height: int, width: int,
+               repeats: int) -> tuple[float, float]:
+  """Median seconds per batch and XLA GFLOP of the compiled heatmap function."""
+  mesh = sharding.data_mesh(jax.local_devices())
+  forward = inference.heatmap_function(model, mode, mesh)
+  num_frames = 1 if mode == "single" else len(eval_inputs.AGGREGATION_OFFSETS)
+  frames = jnp.asarray(np.random.default_rng(0).normal(
+      size=(batch, num_frames, height, width, 3)), jnp.float32)
+  compiled = forward.lower(variables, frames).compile()
+  seconds = model_bench.time_calls(lambda: compiled(variables, frames), repeats)
+  return seconds, model_bench.xla_flops(compiled) / 1e9
+
+
+def time_pipeline(videos, input_config, mode: str, batch: int) -> float:
+  """Boxes/s of the evaluation input pipeline alone (one pass, after the first batch)."""
+  dataset = eval_inputs.make_eval_dataset(videos, input_config, batch_size=batch,
+                                          single_frame=mode == "single")
+  iterator = dataset.as_numpy_iterator()
+  next(iterator)
+  count, start = 0, time.perf_counter()
+  for element in iterator:
+    count += len(element["score"])
+  return count / (time.perf_counter() - start)
+
+
+def time_end_to_end(videos, model, variables, input_config, mode: str, batch: int) -> float:
+  """Boxes/s of inference.predict (second call: compilation excluded)."""
+  eval_config = inference.default_eval_config()
+  eval_config.update(mode=mode, batch_size=batch)
+  inference.predict(videos, model, variables, input_config, eval_config)
+  start = time.perf_counter()
+  inference.predict(videos, model, variables, input_config, eval_config)
+  boxes = sum(len(frame.persons) for video in videos for frame in video.frames)
+  return boxes / (time.perf_counter() - start)
+
+
+def main() -> None:
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("--batch", type=int, default=4, help="boxes per step")
+  parser.add_argument("--repeats", type=int, default=3)
+  parser.add_argument("--frames", type=int, default=2, help="1920x1080 frames, 3 boxes each")
+  parser.add_argument("--small", action="store_true",
+                      help="W32-sized check at 128x96 (analytic numbers do not apply)")
+  args = parser.parse_args()
+  width, height = (96, 128) if args.small else (288, 384)
+  model = posewarper("w32" if args.small else "w48")
+  variables = model_bench.random_variables(model)
+  input_config = frame_pairs.default_pair_config()
+  input_config.image_size = (width, height)
+  print(f"jax {jax.__version__}, backend {jax.default_backend()}, devices {jax.devices()}; "
+        f"crop {height}x{width}, batch {args.batch}")
+  print(f"{'mode':<10} {'model ms/batch':>15} {'model boxes/s':>14} {'GFLOP/s':>8} "
+        f"{'of peak':>8} {'analytic GFLOP/box':>19} {'input boxes/s':>14} {'end-to-end':>11}")
+  with tempfile.TemporaryDirectory() as folder:
+    video = input_pipeline.write_video(pathlib.Path(folder), args.frames, persons_per_frame=3,
+                                       rng=np.random.default_rng(0))
+    for mode in inference.MODES:
+      num_frames = 1 if mode == "single" else len(eval_inputs.AGGREGATION_OFFSETS)
+      analytic = 2 * (W48_GMAC * num_frames + (HEAD_GMAC * num_frames if mode != "single" else 0))
+      seconds, gflop = time_model(model, variables, mode, args.batch, height, width,
+                                  args.repeats)
+      pipeline_rate = time_pipeline((video,), input_config, mode, args.batch)
+      end_to_end = time_end_to_end((video,), model, variables, input_config, mode, args.batch)
+      print(f"{mode:<10} {1e3 * seconds:15.1f} {args.batch / seconds:14.3f} "
+            f"{gflop / seconds:8.1f} {gflop / seconds / model_bench.PEAK_GFLOPS:8.1%} "
+            f"{'n/a' if args.small else f'{analytic:.0f}':>19} {pipeline_rate:14.1f} "
+            f"{end_to_end:11.3f}")
+
+
+if __name__ == "__main__":
+  main()

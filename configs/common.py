@@ -1,0 +1,23 @@
+"""The sections every config shares: data, input, eval (defaults reproduce the original)."""
+
+import ml_collections
+
+from posewarper_jax.data import frame_pairs
+from posewarper_jax.eval import evaluation
+from posewarper_jax.eval import inference
+
+VARIANTS = ("stage1", "stage2")
+
+
+def base_config(variant: str) -> ml_collections.ConfigDict:
+  """variant "stage1": the single-frame HRNet (eval mode "single"); "stage2": PoseWarper
+  (eval mode "aggregate", SPEC 7b)."""
+  if variant not in VARIANTS:
+    raise ValueError(f"config variant {variant!r}: expected one of {VARIANTS}")
+  config = ml_collections.ConfigDict()
+  config.variant = variant
+  config.data = evaluation.default_data_config()
+  config.input = frame_pairs.default_pair_config()
+  config.eval = inference.default_eval_config()
+  config.eval.mode = "single" if variant == "stage1" else "aggregate"
+  return config

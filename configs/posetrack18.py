@@ -1,0 +1,16 @@
+"""PoseTrack18 val with the authors' precomputed detection boxes (SPEC 6.1, 9).
+
+  python evaluate.py --config configs/posetrack18.py:stage2 --checkpoint CKPT --output_dir OUT \
+      --config.data.root /data/posetrack18
+"""
+
+from configs import common
+
+
+def get_config(variant: str = "stage2"):
+  config = common.base_config(variant)
+  config.data.root = "data/posetrack18"
+  config.data.format = "posetrack18"
+  config.data.boxes = "detections"
+  config.data.detections = "data/posetrack18/posetrack18_precomputed_boxes/val_boxes.json"
+  return config

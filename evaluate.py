@@ -1,0 +1,33 @@
+"""Evaluates a checkpoint on a PoseTrack-layout split and prints the PoseTrack mAP table.
+
+  python evaluate.py --config configs/posetrack18.py:stage2 --checkpoint CKPT_DIR \
+      --output_dir OUT [--config.eval.mode=single] [--config.data.boxes=gt] ...
+
+CKPT_DIR is a checkpoint written by posewarper_jax.models.save or the PyTorch converter
+(python -m posewarper_jax.models.convert). OUT receives predictions/ (per-video PoseTrack18
+JSON), predictions_annolist/ with --config.eval.write_annolist, and results.json.
+"""
+
+from absl import app
+from absl import flags
+from ml_collections import config_flags
+
+from posewarper_jax.eval import evaluation
+from posewarper_jax.eval import posetrack_map
+
+_CONFIG = config_flags.DEFINE_config_file("config", None, "Config file (configs/*.py[:variant]).",
+                                          lock_config=True)
+_CHECKPOINT = flags.DEFINE_string("checkpoint", None, "Model checkpoint directory.")
+_OUTPUT_DIR = flags.DEFINE_string("output_dir", None, "Where predictions and results go.")
+flags.mark_flags_as_required(["config", "checkpoint", "output_dir"])
+
+
+def main(argv):
+  if len(argv) > 1:
+    raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+  results = evaluation.evaluate(_CONFIG.value, _CHECKPOINT.value, _OUTPUT_DIR.value)
+  print(posetrack_map.format_results(results))
+
+
+if __name__ == "__main__":
+  app.run(main)

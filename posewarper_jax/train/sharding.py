@@ -1,0 +1,56 @@
+"""Data parallelism: one `Mesh` axis "data" over the devices, batches split along it.
+
+`jax.jit` with `NamedSharding`s replaces pmap: parameters are replicated, every array whose
+leading axis is the batch is split over "data", and XLA inserts the cross-device reductions
+(e.g. BatchNorm statistics of the global batch) by itself.
+"""
+
+from typing import Any, Optional, Sequence
+
+import jax
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+DATA_AXIS = "data"
+
+
+def data_mesh(devices: Optional[Sequence[jax.Device]] = None) -> Mesh:
+  """A 1-D mesh named DATA_AXIS over `devices` (default: all devices of all processes)."""
+  devices = jax.devices() if devices is None else list(devices)
+  return Mesh(np.asarray(devices), (DATA_AXIS,))
+
+
+def replicated(mesh: Mesh) -> NamedSharding:
+  """Every device holds the whole array (parameters, batch statistics)."""
+  return NamedSharding(mesh, PartitionSpec())
+
+
+def batch_sharded(mesh: Mesh) -> NamedSharding:
+  """The leading (batch) axis is split over DATA_AXIS."""
+  return NamedSharding(mesh, PartitionSpec(DATA_AXIS))
+
+
+def check_batch_size(batch_size: int, mesh: Mesh) -> None:
+  """Raises ValueError unless the global batch divides evenly over the mesh."""
+  if batch_size < 1 or batch_size % mesh.size:
+    raise ValueError(f"batch_size={batch_size} must be a positive multiple of the "
+                     f"{mesh.size} devices of the '{DATA_AXIS}' axis")
+
+
+def pad_batch(tree: Any, size: int) -> tuple[Any, int]:
+  """Pads every leaf's leading axis to `size` by repeating its last row -> (tree, rows before).
+
+  Keeps one compiled shape for a final partial batch; callers drop the padded rows.
+  """
+  leaves = jax.tree.leaves(tree)
+  rows = int(np.shape(leaves[0])[0])
+  if rows > size:
+    raise ValueError(f"pad_batch: batch of {rows} rows is larger than size {size}")
+
+  def pad(leaf):
+    leaf = np.asarray(leaf)
+    if leaf.shape[0] != rows:
+      raise ValueError(f"pad_batch: leaves have different batch sizes {leaf.shape[0]} != {rows}")
+    return np.concatenate([leaf, np.repeat(leaf[-1:], size - rows, axis=0)], axis=0)
+
+  return jax.tree.map(pad, tree), rows
