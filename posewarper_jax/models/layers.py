@@ -11,6 +11,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from posewarper_jax.ops.conv import conv2d
+
 # SPEC 2: BN momentum 0.1 in PyTorch convention, i.e. 0.9 in Flax convention; PyTorch's eps.
 BN_MOMENTUM = 0.9
 BN_EPSILON = 1e-5
@@ -23,14 +25,47 @@ Dtype = Any
 conv_kernel_init = nn.initializers.normal(stddev=CONV_INIT_STD)
 
 
+class Conv(nn.Module):
+  """Square convolution with explicit symmetric padding; parameters as flax.linen.Conv's.
+
+  Runs ops.conv2d, whose kernel gradient avoids XLA:CPU's slow one (see ops/conv.py).
+
+  Attributes:
+    features: output channels.
+    kernel_size, stride, dilation: square kernel, stride and dilation.
+    use_bias: add a learned bias.
+    kernel_init: kernel initialiser, kernel shape (k, k, C_in, features).
+    dtype: computation dtype; parameters are float32.
+  """
+  features: int
+  kernel_size: int
+  stride: int = 1
+  dilation: int = 1
+  use_bias: bool = False
+  kernel_init: Callable = conv_kernel_init
+  dtype: Dtype = jnp.float32
+
+  @nn.compact
+  def __call__(self, x: jax.Array) -> jax.Array:
+    """x: (B, H, W, C_in) -> (B, H_out, W_out, features)."""
+    k = self.kernel_size
+    kernel = self.param("kernel", self.kernel_init, (k, k, x.shape[-1], self.features),
+                        jnp.float32)
+    pad = self.dilation * (k // 2)
+    y = conv2d(x.astype(self.dtype), kernel.astype(self.dtype), stride=(self.stride,) * 2,
+               padding=((pad, pad), (pad, pad)), dilation=(self.dilation,) * 2)
+    if self.use_bias:
+      y = y + self.param("bias", nn.initializers.zeros_init(), (self.features,),
+                         jnp.float32).astype(self.dtype)
+    return y
+
+
 def conv(features: int, kernel: int, *, dtype: Dtype, name: Optional[str] = None,
          stride: int = 1, dilation: int = 1, use_bias: bool = False,
-         kernel_init: Callable = conv_kernel_init) -> nn.Conv:
+         kernel_init: Callable = conv_kernel_init) -> Conv:
   """A square convolution padded by `dilation * (kernel // 2)` on each side, float32 params."""
-  pad = dilation * (kernel // 2)
-  return nn.Conv(features, (kernel, kernel), strides=stride, padding=((pad, pad), (pad, pad)),
-                 kernel_dilation=dilation, use_bias=use_bias, kernel_init=kernel_init,
-                 dtype=dtype, param_dtype=jnp.float32, name=name)
+  return Conv(features, kernel, stride=stride, dilation=dilation, use_bias=use_bias,
+              kernel_init=kernel_init, dtype=dtype, name=name)
 
 
 def batch_norm(train: bool, *, name: str, dtype: Dtype) -> nn.BatchNorm:
