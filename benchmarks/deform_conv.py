@@ -64,6 +64,17 @@ def time_ms(fn, args, repeats: int) -> float:
   return 1e3 * statistics.median(times)
 
 
+def gather_floor_ms(batch: int, table_size: int, count: int, repeats: int) -> float:
+  """Median ms for XLA:CPU to gather and sum `count` random scalars per image from an in-cache
+  table of `table_size` floats, image by image: the cost of the gathers alone, which any
+  gather-based deformable convolution pays (4 corners per sample)."""
+  rng = np.random.default_rng(0)
+  table = jnp.asarray(rng.normal(size=(batch, table_size)), jnp.float32)
+  index = jnp.asarray(rng.integers(0, table_size, (batch, count)), jnp.int32)
+  gather_sum = jax.jit(lambda t, i: jax.lax.map(lambda a: jnp.sum(a[0][a[1]]), (t, i)))
+  return time_ms(gather_sum, (table, index), repeats)
+
+
 def nbytes(tree) -> int:
   return sum(leaf.size * leaf.dtype.itemsize for leaf in jax.tree.leaves(tree))
 
@@ -93,6 +104,10 @@ def main():
   print(f"memory bandwidth (numpy copy): {bandwidth:.1f} GB/s; peak {args.peak_gflops:.0f} GFLOP/s")
 
   samples = args.batch * height * width * taps * JOINTS
+  gather_ms = gather_floor_ms(args.batch, (height + 2) * (width + 2) * JOINTS,
+                              4 * samples // args.batch, args.repeats)
+  print(f"gather floor: {4 * samples / 1e6:.1f} M random scalar gathers (4 corners x {samples / 1e6:.1f} M "
+        f"samples) take {gather_ms:.1f} ms on this machine")
   contraction = 2 * args.batch * height * width * JOINTS * taps * JOINTS
   interpolation = 8 * samples
   print(f"{'dilation':>8} {'pass':<24} {'ms':>8} {'GB/s':>7} {'GFLOP/s':>8} {'floor ms':>9} "
