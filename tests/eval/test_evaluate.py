@@ -219,13 +219,3 @@ def test_bad_configs_are_named(config):
   bad.data.boxes = "detections"
   with pytest.raises(ValueError, match="config.data.detections"):
     evaluation.check_data_config(bad.data)
-
-
-def test_pad_batch_repeats_the_last_row():
-  tree = {"a": np.arange(6).reshape(3, 2), "b": np.arange(3)}
-  padded, rows = sharding.pad_batch(tree, 5)
-  assert rows == 3
-  np.testing.assert_array_equal(padded["a"], [[0, 1], [2, 3], [4, 5], [4, 5], [4, 5]])
-  np.testing.assert_array_equal(padded["b"], [0, 1, 2, 2, 2])
-  with pytest.raises(ValueError, match="larger than size 2"):
-    sharding.pad_batch(tree, 2)
