@@ -21,3 +21,18 @@ def base_config(variant: str) -> ml_collections.ConfigDict:
   config.eval = inference.default_eval_config()
   config.eval.mode = "single" if variant == "stage1" else "aggregate"
   return config
+
+
+def posetrack_config(variant: str, dataset: str) -> ml_collections.ConfigDict:
+  """PoseTrack val under data/<dataset> with the authors' precomputed detection boxes (SPEC 6.1).
+
+  dataset: "posetrack18" (official JSON ground truth) or "posetrack17" (annolist ground truth,
+  predictions also written as annolist).
+  """
+  config = base_config(variant)
+  config.data.root = f"data/{dataset}"
+  config.data.format = dataset
+  config.data.boxes = "detections"
+  config.data.detections = f"data/{dataset}/{dataset}_precomputed_boxes/val_boxes.json"
+  config.eval.write_annolist = dataset == "posetrack17"
+  return config

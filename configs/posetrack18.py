@@ -8,9 +8,4 @@ from configs import common
 
 
 def get_config(variant: str = "stage2"):
-  config = common.base_config(variant)
-  config.data.root = "data/posetrack18"
-  config.data.format = "posetrack18"
-  config.data.boxes = "detections"
-  config.data.detections = "data/posetrack18/posetrack18_precomputed_boxes/val_boxes.json"
-  return config
+  return common.posetrack_config(variant, "posetrack18")
