@@ -1,8 +1,19 @@
 """JPEG decoding and affine cropping inside the tf.data graph (SPEC sections 2 and 3.3).
 
 The crop of a frame is `cv2.warpAffine(image, matrix, output_size, INTER_LINEAR, BORDER_CONSTANT 0)`
-in the original; `warp` samples the same bilinear, constant-0-border map with TF ops in float32
-(within about 1/255 of cv2's rounded uint8 pixels), and `warp_cv2` calls cv2 itself.
+in the original; `warp` samples the same bilinear, constant-0-border map in float32 (within
+about 1/255 of cv2's rounded uint8 pixels), and `warp_cv2` calls cv2 itself.
+
+`warp` costs two gathers per crop whatever the number of stacked frames: the image, still in
+its own dtype (uint8 pixels), is laid out as a table of horizontally adjacent pixel pairs
+(`_pair_table`, a few contiguous copies), and each output pixel gathers the pair on the row
+above and the one below its sample point. The sample points and the interpolation are
+XLA-compiled (`jit_compile`): their shapes depend only on the crop size, so they compile once,
+and XLA fuses the per-pixel float maths (plain TF ops would write every intermediate of the
+crop to memory and broadcast slowly).
+`warp_and_normalize` crops several frames with one affine (frames A and B of a pair) for the
+gathers of one: it packs them into the bytes of wider integers instead of stacking channels,
+and fuses their unpacking and the ImageNet normalisation into the XLA interpolation.
 
 Only the part of the JPEG that the crop can read is decoded (`decode_window`,
 `tf.io.decode_and_crop_jpeg`); its pixels are identical to a full decode, so this changes
@@ -133,44 +144,128 @@ def decode_jpeg(contents: tf.Tensor, ratio: tf.Tensor, window: tf.Tensor) -> tf.
   return tf.switch_case(tf.cast(index, tf.int32), branches)
 
 
+def _pair_table(image: tf.Tensor) -> tf.Tensor:
+  """(H, W, C) image -> (P - 1, 2C) table of horizontally adjacent pixel pairs.
+
+  The image is padded with zeros (1 row above and below, 2 columns left and right: Hp = H + 2,
+  Wp = W + 4) and flattened to P = Hp * Wp pixels; row p // 2 + (p % 2) * (P // 2) of the table
+  holds padded pixels p and p + 1. Rows [0, P // 2) are the pairs that start at even pixels,
+  the rest those that start at odd pixels; both halves are reshapes of contiguous slices, so
+  the table costs a few copies of the image instead of a per-pixel shuffle, and one gather
+  reads both horizontal neighbours of a sample point.
+  """
+  padded = tf.pad(image, [[1, 1], [2, 2], [0, 0]])
+  shape = tf.shape(padded)
+  num_pixels = shape[0] * shape[1]
+  channels = image.shape[-1] or shape[2]  # Static when known: the rows then have a static size.
+  flat = tf.reshape(padded, [-1])
+  even = tf.reshape(flat[:(num_pixels // 2) * 2 * channels], [-1, 2 * channels])
+  odd = tf.reshape(flat[channels:channels + ((num_pixels - 1) // 2) * 2 * channels],
+                   [-1, 2 * channels])
+  return tf.concat([even, odd], axis=0)
+
+
+@tf.function(jit_compile=True)
+def _source_points(matrix: tf.Tensor, out_w: int, out_h: int) -> tf.Tensor:
+  """(2, 3) image -> crop map -> (2, out_h, out_w) float32 image x, y read by each crop pixel."""
+  inverse = invert(tf.cast(matrix, tf.float32))
+  xs = tf.range(out_w, dtype=tf.float32)[None, :]
+  ys = tf.range(out_h, dtype=tf.float32)[:, None]
+  return tf.stack([inverse[0, 0] * xs + inverse[0, 1] * ys + inverse[0, 2],
+                   inverse[1, 0] * xs + inverse[1, 1] * ys + inverse[1, 2]])
+
+
+@tf.function(jit_compile=True)
+def _pair_rows(points: tf.Tensor, height: tf.Tensor, width: tf.Tensor) -> tf.Tensor:
+  """`_source_points` in a (height, width) image -> (2, out_h, out_w) int32 `_pair_table` rows.
+
+  For each point: the pair whose left pixel is floor(point) on the row above the point, then
+  on the row below. Points farther than one pixel outside the image read only zero padding.
+  """
+  corner = tf.floor(points)
+  # Padded column x0 + 2 in [0, W + 2], rows y0 + 1 and y0 + 2 in [0, H + 1]: clipped points
+  # fall on the zero padding exactly when their bilinear neighbours lie outside the image.
+  column = tf.cast(tf.clip_by_value(corner[0], -2.0, tf.cast(width, tf.float32)), tf.int32) + 2
+  row = tf.cast(tf.clip_by_value(corner[1], -2.0, tf.cast(height, tf.float32)), tf.int32)
+  padded_width = width + 4
+  half = (height + 2) * padded_width // 2
+
+  def pair_row(padded_row):
+    pixel = tf.clip_by_value(padded_row, 0, height + 1) * padded_width + column
+    return pixel // 2 + (pixel % 2) * half
+
+  return tf.stack([pair_row(row + 1), pair_row(row + 2)])
+
+
+def _interpolate(pairs: tf.Tensor, points: tf.Tensor) -> tf.Tensor:
+  """Gathered `_pair_rows` (2, h, w, 2C) at `_source_points` (2, h, w) -> (h, w, C) float32.
+
+  The weights come from the same float32 points as the rows (a value computed twice could
+  round differently and pick the neighbouring pixel).
+  """
+  fraction = points - tf.floor(points)
+  fx, fy = fraction[0][..., None], fraction[1][..., None]
+  left, right = tf.split(tf.cast(pairs, tf.float32), 2, axis=-1)
+  rows = left * (1.0 - fx) + right * fx
+  return rows[0] * (1.0 - fy) + rows[1] * fy
+
+
+# Unsigned type that holds one byte per frame for `warp_and_normalize`'s packed frames.
+_PACKED_DTYPES = {1: tf.uint8, 2: tf.uint16, 3: tf.uint32, 4: tf.uint32}
+
+
+def _pack_frames(frames: Sequence[tf.Tensor]) -> tf.Tensor:
+  """F <= 4 equal-shape uint8 frames -> one frame whose value bits 8f..8f+7 are frame f."""
+  dtype = _PACKED_DTYPES[len(frames)]
+  packed = tf.cast(frames[0], dtype)
+  for index, frame in enumerate(frames[1:], start=1):
+    packed = tf.bitwise.bitwise_or(
+        packed, tf.bitwise.left_shift(tf.cast(frame, dtype), tf.constant(8 * index, dtype)))
+  return packed
+
+
+def _unpack_frame(packed: tf.Tensor, index: int) -> tf.Tensor:
+  """Frame `index` (values 0..255, packed.dtype) of `_pack_frames`' result."""
+  shifted = tf.bitwise.right_shift(packed, tf.constant(8 * index, packed.dtype))
+  return tf.bitwise.bitwise_and(shifted, tf.constant(255, packed.dtype))
+
+
+@tf.function(jit_compile=True)
+def _interpolate_and_normalize(pairs: tf.Tensor, points: tf.Tensor,
+                               num_frames: int) -> tuple[tf.Tensor, ...]:
+  """`_interpolate` of each of the `_pack_frames` in `pairs`, ImageNet-normalised."""
+  return tuple(normalize(_interpolate(_unpack_frame(pairs, index), points))
+               for index in range(num_frames))
+
+
+_interpolate_compiled = tf.function(_interpolate, jit_compile=True)
+_normalize_compiled = tf.function(lambda frames: tuple(normalize(f) for f in frames),
+                                  jit_compile=True)
+
+
+def _gather_pairs(image: tf.Tensor, matrix: tf.Tensor,
+                  output_size: Sequence[int]) -> tuple[tf.Tensor, tf.Tensor]:
+  """The four bilinear neighbours of every crop pixel (two gathered pairs) and the points."""
+  points = _source_points(matrix, int(output_size[0]), int(output_size[1]))
+  shape = tf.shape(image)
+  return tf.gather(_pair_table(image), _pair_rows(points, shape[0], shape[1])), points
+
+
 def warp(image: tf.Tensor, matrix: tf.Tensor, output_size: Sequence[int]) -> tf.Tensor:
   """Bilinear crop like cv2.warpAffine (INTER_LINEAR, BORDER_CONSTANT 0).
 
   image: (H, W, C) any real dtype (stack frames along C to crop them with one affine);
   matrix: (2, 3) image -> crop. Output pixel p samples the image at matrix^-1 p with integer
   pixel centres; pixels outside the image read as 0. Returns (out_h, out_w, C) float32 in the
-  image's value range. One gather per corner from the zero-padded image, on uint8 pixels (only
-  the gathered values are converted to float32).
+  image's value range. The pixels stay in the image's dtype until the gather of their
+  `_pair_table` rows; sample points and interpolation are XLA-compiled (fused, static shapes).
   """
-  out_w, out_h = output_size
-  inverse = invert(tf.cast(matrix, tf.float32))
-  xs = tf.range(out_w, dtype=tf.float32)[None, :]
-  ys = tf.range(out_h, dtype=tf.float32)[:, None]
-  source_x = inverse[0, 0] * xs + inverse[0, 1] * ys + inverse[0, 2]  # (out_h, out_w)
-  source_y = inverse[1, 0] * xs + inverse[1, 1] * ys + inverse[1, 2]
-  x0, y0 = tf.floor(source_x), tf.floor(source_y)
-  fx, fy = (source_x - x0)[..., None], (source_y - y0)[..., None]
-  shape = tf.shape(image)
-  height, width = shape[0], shape[1]
-  padded = tf.reshape(tf.pad(image, [[1, 1], [1, 1], [0, 0]]), [-1, shape[2]])
-  # Indices into the padded image: the 1-pixel zero ring catches everything outside.
-  ix0 = tf.clip_by_value(tf.cast(x0, tf.int32) + 1, 0, width + 1)
-  ix1 = tf.clip_by_value(tf.cast(x0, tf.int32) + 2, 0, width + 1)
-  iy0 = tf.clip_by_value(tf.cast(y0, tf.int32) + 1, 0, height + 1) * (width + 2)
-  iy1 = tf.clip_by_value(tf.cast(y0, tf.int32) + 2, 0, height + 1) * (width + 2)
-  corner = lambda iy, ix: tf.cast(tf.gather(padded, iy + ix), tf.float32)
-  top = corner(iy0, ix0) * (1.0 - fx) + corner(iy0, ix1) * fx
-  bottom = corner(iy1, ix0) * (1.0 - fx) + corner(iy1, ix1) * fx
-  return top * (1.0 - fy) + bottom * fy
+  return _interpolate_compiled(*_gather_pairs(image, matrix, output_size))
 
 
-def warp_cv2(image: tf.Tensor, matrix: tf.Tensor, output_size: Sequence[int]) -> tf.Tensor:
-  """`warp` computed by the original's own cv2.warpAffine (through tf.numpy_function).
-
-  Same arguments and result layout as `warp`; the pixels are cv2's uint8 crop (fixed-point
-  bilinear, rounded) as float32, as in the original. Cheaper on CPU than `warp`, but the graph
-  then calls Python (holds the GIL briefly; not usable with tf.data service).
-  """
+def _warp_cv2_pixels(image: tf.Tensor, matrix: tf.Tensor,
+                     output_size: Sequence[int]) -> tf.Tensor:
+  """cv2.warpAffine of every 3-channel group of `image` -> (out_h, out_w, C) in image.dtype."""
   out_w, out_h = int(output_size[0]), int(output_size[1])
 
   def _warp(pixels: np.ndarray, forward: np.ndarray) -> np.ndarray:
@@ -182,10 +277,42 @@ def warp_cv2(image: tf.Tensor, matrix: tf.Tensor, output_size: Sequence[int]) ->
 
   result = tf.numpy_function(_warp, [image, tf.cast(matrix, tf.float32)], image.dtype,
                              stateful=False)
-  return tf.cast(tf.ensure_shape(result, [out_h, out_w, image.shape[-1]]), tf.float32)
+  return tf.ensure_shape(result, [out_h, out_w, image.shape[-1]])
+
+
+def warp_cv2(image: tf.Tensor, matrix: tf.Tensor, output_size: Sequence[int]) -> tf.Tensor:
+  """`warp` computed by the original's own cv2.warpAffine (through tf.numpy_function).
+
+  Same arguments and result layout as `warp`; the pixels are cv2's uint8 crop (fixed-point
+  bilinear, rounded) as float32, as in the original. The graph then calls Python (holds the
+  GIL briefly; not usable with tf.data service).
+  """
+  return tf.cast(_warp_cv2_pixels(image, matrix, output_size), tf.float32)
 
 
 WARP_BACKENDS = {"tf": warp, "cv2": warp_cv2}
+
+
+def warp_and_normalize(frames: Sequence[tf.Tensor], matrix: tf.Tensor,
+                       output_size: Sequence[int], backend: str = "tf") -> tuple[tf.Tensor, ...]:
+  """Crops up to 4 frames with one affine and ImageNet-normalises the crops.
+
+  frames: (H, W, 3) uint8 each, all of one shape; matrix: (2, 3) image -> crop; backend: a key
+  of WARP_BACKENDS. Returns one (out_h, out_w, 3) float32 crop per frame, equal to `normalize`
+  of the backend's crop (up to float rounding). With "tf" the frames are packed into the bytes
+  of one wider unsigned integer per channel (a few vectorised ops instead of interleaving
+  channels), so their crops cost the gathers of a single `warp`; unpacking, interpolation and
+  normalisation are one XLA computation that never materialises the unnormalised crops.
+  """
+  if not 1 <= len(frames) <= max(_PACKED_DTYPES):
+    raise ValueError(f"{len(frames)} frames: expected 1 to {max(_PACKED_DTYPES)}")
+  if backend == "tf":
+    pairs, points = _gather_pairs(_pack_frames(frames), matrix, output_size)
+    return _interpolate_and_normalize(pairs, points, len(frames))
+  if backend == "cv2":
+    return _normalize_compiled(tuple(_warp_cv2_pixels(frame, matrix, output_size)
+                                     for frame in frames))
+  raise ValueError(f"backend={backend!r}: expected one of {tuple(WARP_BACKENDS)}")
 
 
 def normalize(pixels: tf.Tensor) -> tf.Tensor:
@@ -220,5 +347,6 @@ def crop_jpeg(contents: tf.Tensor, matrix: tf.Tensor, output_size: Sequence[int]
   """
   ratio, window, matrix = plan_decode(tf.image.extract_jpeg_shape(contents), matrix,
                                       output_size, reduced_decode)
-  image = decode_jpeg(contents, ratio, window)
-  return normalize(WARP_BACKENDS[backend](image, matrix, output_size))
+  (crop,) = warp_and_normalize([decode_jpeg(contents, ratio, window)], matrix, output_size,
+                               backend)
+  return crop

@@ -7,7 +7,9 @@ once with tf.io.gfile when the list is built) and one candidate is picked per sa
 - `delta_mode="fixed"` (mmpose, SPEC 10.2 point 2): one delta per instance for the whole run.
 Everything after the instance list (reading, decoding, augmentation, targets) runs in the
 tf.data graph; random numbers are stateless and seeded per element from (seed, process, element
-counter), so a seed gives the same batches on every run.
+counter), so a seed gives the same batches on every run. A and B share the decode window and
+the affine, and are cropped and normalised together (crops.warp_and_normalize: one set of
+gathers for both frames).
 """
 
 import functools
@@ -50,8 +52,9 @@ def default_pair_config() -> ml_collections.ConfigDict:
   # "auto": decode each JPEG at the largest DCT ratio (2/4/8) that keeps at least the crop's
   # resolution (see crops.py); "full": full-resolution decode exactly like the original.
   config.decode_ratio = "auto"
-  # Bilinear crop: "tf" (TF ops in float32, the whole pipeline stays a TF graph) | "cv2" (the
-  # original's cv2.warpAffine via tf.numpy_function: its rounded uint8 pixels, cheaper on CPU).
+  # Bilinear crop: "tf" (float32 TF/XLA ops, the whole pipeline stays a TF graph) | "cv2" (the
+  # original's cv2.warpAffine via tf.numpy_function: its rounded uint8 pixels, a little cheaper
+  # on CPU but calls Python).
   config.warp_backend = "tf"
   config.shuffle_buffer = 0  # 0: the whole per-process instance list.
   return config
@@ -153,13 +156,12 @@ def _load_pair(counter: tf.Tensor, instance: dict[str, tf.Tensor], *, config, pr
   ratio, window, window_matrix = crops.plan_decode(
       image_shape, augment.crop_matrix(params, image_width, image_size), image_size,
       reduced_decode=config.decode_ratio == "auto")
-  images = tf.concat([crops.decode_jpeg(contents_a, ratio, window),
-                      crops.decode_jpeg(contents_b, ratio, window)], axis=-1)  # (h, w, 6)
-  warp = crops.WARP_BACKENDS[config.warp_backend]
-  frame_a, frame_b = tf.split(warp(images, window_matrix, image_size), 2, axis=-1)
+  frame_a, frame_b = crops.warp_and_normalize(
+      [crops.decode_jpeg(contents_a, ratio, window), crops.decode_jpeg(contents_b, ratio, window)],
+      window_matrix, image_size, config.warp_backend)
   return {
-      "frame_a": crops.normalize(frame_a),
-      "frame_b": crops.normalize(frame_b),
+      "frame_a": frame_a,
+      "frame_b": frame_b,
       "target": target,
       "target_weight": target_weight,
       "joints": tf.concat([joints, visibility[:, None]], axis=1),

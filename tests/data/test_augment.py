@@ -237,3 +237,66 @@ def test_cv2_backend_is_the_original_crop_and_agrees_with_tf(real_jpeg):
   np.testing.assert_array_equal(got[..., 3:], want)
   with_tf = crops.warp(stacked, tf.constant(matrix, tf.float32), OUTPUT_SIZE).numpy()
   assert np.abs(got - with_tf)[4:-4, 4:-4].mean() < 1.0
+
+
+def _reference_warp(image, matrix, output_size):
+  """Bilinear crop in float64 with zeros outside the image: (out_h, out_w, C)."""
+  inverse = cv2.invertAffineTransform(np.asarray(matrix, np.float64))
+  ys, xs = np.mgrid[0:output_size[1], 0:output_size[0]].astype(np.float64)
+  source_x = inverse[0, 0] * xs + inverse[0, 1] * ys + inverse[0, 2]
+  source_y = inverse[1, 0] * xs + inverse[1, 1] * ys + inverse[1, 2]
+  x0, y0 = np.floor(source_x).astype(int), np.floor(source_y).astype(int)
+  fx, fy = (source_x - x0)[..., None], (source_y - y0)[..., None]
+  height, width = image.shape[:2]
+
+  def pixel(y, x):
+    inside = (y >= 0) & (y < height) & (x >= 0) & (x < width)
+    values = image[np.clip(y, 0, height - 1), np.clip(x, 0, width - 1)].astype(np.float64)
+    return values * inside[..., None]
+
+  top = pixel(y0, x0) * (1 - fx) + pixel(y0, x0 + 1) * fx
+  bottom = pixel(y0 + 1, x0) * (1 - fx) + pixel(y0 + 1, x0 + 1) * fx
+  return top * (1 - fy) + bottom * fy
+
+
+@pytest.mark.parametrize("image_shape, center, scale, rotation", [
+    ((97, 131, 3), (60.0, 45.0), 0.3, 33.0),  # Odd pixel count of the padded image; zoom > 1.
+    ((120, 90, 15), (10.0, 100.0), 0.3, -70.0),  # Five stacked frames, across a corner.
+    ((64, 48, 6), (24.5, 32.0), 0.3, 0.0),  # Axis-aligned.
+    ((64, 48, 3), (24.0, 32.0), 0.24, 90.0),  # Source points within rounding of integers.
+    ((50, 40, 3), (-400.0, 20.0), 0.3, 10.0),  # Entirely off the image.
+])
+def test_warp_matches_float64_reference(image_shape, center, scale, rotation):
+  image = np.random.default_rng(5).integers(0, 256, image_shape, dtype=np.uint8)
+  matrix = transforms.affine_matrix(center, [scale, scale * 4 / 3], rotation,
+                                    (48, 64)).astype(np.float32)
+  got = crops.warp(image, tf.constant(matrix), (48, 64)).numpy()
+  want = _reference_warp(image, matrix, (48, 64))
+  assert got.shape == want.shape == (64, 48, image_shape[2])
+  # Pixel noise: a float32 sample point off by 1e-4 px moves a value by up to 0.03.
+  np.testing.assert_allclose(got, want, atol=0.1)
+  np.testing.assert_array_equal(got[want == 0], 0.0)  # Zeros outside the image, exactly.
+
+
+@pytest.mark.parametrize("num_frames", [1, 2, 3])
+@pytest.mark.parametrize("backend", ["tf", "cv2"])
+def test_warp_and_normalize_equals_normalised_crops(num_frames, backend):
+  rng = np.random.default_rng(6)
+  frames = [rng.integers(0, 256, (90, 70, 3), dtype=np.uint8) for _ in range(num_frames)]
+  matrix = tf.constant(transforms.affine_matrix([30.0, 50.0], [0.35, 0.45], 25.0, (48, 64)),
+                       tf.float32)
+  got = crops.warp_and_normalize([tf.constant(f) for f in frames], matrix, (48, 64), backend)
+  assert len(got) == num_frames
+  for frame, crop in zip(frames, got):
+    want = crops.normalize(crops.WARP_BACKENDS[backend](frame, matrix, (48, 64))).numpy()
+    assert crop.shape == (64, 48, 3) and crop.dtype == tf.float32
+    np.testing.assert_allclose(crop.numpy(), want, atol=1e-5)
+
+
+def test_warp_and_normalize_rejects_bad_arguments():
+  frame = tf.zeros([8, 8, 3], tf.uint8)
+  matrix = tf.constant([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+  with pytest.raises(ValueError, match="frames"):
+    crops.warp_and_normalize([frame] * 5, matrix, (8, 8))
+  with pytest.raises(ValueError, match="backend"):
+    crops.warp_and_normalize([frame], matrix, (8, 8), backend="pil")
