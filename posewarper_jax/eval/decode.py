@@ -20,6 +20,8 @@ OKS_NMS_THRESHOLD = 0.9
 # Per-joint OKS sigmas in keypoints.JOINT_NAMES order: mmpose's posetrack18 dataset uses the COCO
 # sigmas slot for slot (nose; head_bottom and head_top take the COCO eye values; ears; shoulders,
 # elbows, wrists, hips, knees, ankles).
+# SPEC 6.5: what PoseTrack's "neck" is written from (see to_posetrack_joints).
+NECK_MODES = ("shoulder_midpoint", "head_bottom")
 POSETRACK_OKS_SIGMAS = np.array([
     .26, .25, .25, .35, .35, .79, .79, .72, .72, .62, .62, 1.07, 1.07, .87, .87, .89, .89,
 ]) / 10.0
@@ -113,7 +115,7 @@ def to_posetrack_joints(coords: np.ndarray, maxvals: np.ndarray, box_scores: np.
   Returns:
     coords (N, 17, 2) and scores (N, 17) = maxval x box score, in keypoints.JOINT_NAMES order.
   """
-  if neck not in ("shoulder_midpoint", "head_bottom"):
+  if neck not in NECK_MODES:
     raise ValueError(f"neck must be 'shoulder_midpoint' or 'head_bottom', got {neck!r}")
   coords = np.array(coords, np.float64)
   maxvals = np.array(maxvals, np.float64)

@@ -36,7 +36,6 @@ from posewarper_jax.models import HRNet, PoseWarper
 from posewarper_jax.train import sharding
 
 MODES = ("single", "aggregate")
-NECK_MODES = ("shoulder_midpoint", "head_bottom")
 # eval_inputs yields a box's crops as t, t-1, t-2, t+1, t+2 (the original's order);
 # PoseWarper.aggregate takes them in time order t-2..t+2.
 TIME_ORDER = tuple(int(i) for i in np.argsort(eval_inputs.AGGREGATION_OFFSETS))
@@ -66,8 +65,8 @@ def check_eval_config(config: ml_collections.ConfigDict) -> None:
   """Raises ValueError for settings `predict` does not support."""
   if config.mode not in MODES:
     raise ValueError(f"config.eval.mode={config.mode!r}: expected one of {MODES}")
-  if config.neck not in NECK_MODES:
-    raise ValueError(f"config.eval.neck={config.neck!r}: expected one of {NECK_MODES}")
+  if config.neck not in decode.NECK_MODES:
+    raise ValueError(f"config.eval.neck={config.neck!r}: expected one of {decode.NECK_MODES}")
   if config.batch_size < 1:
     raise ValueError(f"config.eval.batch_size={config.batch_size}: must be positive")
 
@@ -169,19 +168,18 @@ def _assemble(videos: Sequence[records.Video], boxes: dict[str, np.ndarray],
   sources = [videos[v].frames[f].persons[p] for v, f, p in
              zip(boxes["video_index"], boxes["frame_position"], boxes["person_index"])]
   box_scores = np.array([person.score for person in sources], np.float64)
+  # mmpose writes the raw heatmap maxima as joint scores and rescores the person instead.
+  joint_box_scores = np.ones_like(box_scores) if eval_config.rescore_nms else box_scores
   coords, joint_scores = decode.to_posetrack_joints(boxes["coords"], boxes["maxvals"],
-                                                    box_scores, neck=eval_config.neck)
+                                                    joint_box_scores, neck=eval_config.neck)
   person_scores, keep = box_scores, np.arange(len(sources))
   if eval_config.rescore_nms:
-    _, maxvals = decode.to_posetrack_joints(boxes["coords"], boxes["maxvals"],
-                                            np.ones_like(box_scores), neck=eval_config.neck)
     areas = np.array([np.prod(p.scale * transforms.PIXEL_STD) for p in sources])
     frame_ids = boxes["video_index"].astype(np.int64) * (1 << 32) + boxes["frame_position"]
     keep, person_scores = decode.rescore_and_oks_nms(
-        coords, maxvals, box_scores, areas, frame_ids,
+        coords, joint_scores, box_scores, areas, frame_ids,
         visibility_threshold=eval_config.rescore_visibility_threshold,
         oks_threshold=eval_config.oks_threshold)
-    joint_scores = maxvals
   predicted = [[[] for _ in video.frames] for video in videos]
   for i in np.sort(keep):
     joints = np.concatenate([coords[i], np.ones((keypoints.NUM_JOINTS, 1))], axis=1)

@@ -40,12 +40,15 @@ def check_batch_size(batch_size: int, mesh: Mesh) -> None:
 def pad_batch(tree: Any, size: int) -> tuple[Any, int]:
   """Pads every leaf's leading axis to `size` by repeating its last row -> (tree, rows before).
 
-  Keeps one compiled shape for a final partial batch; callers drop the padded rows.
+  Keeps one compiled shape for a final partial batch; callers drop the padded rows. A full
+  batch is returned as it is (no copy).
   """
   leaves = jax.tree.leaves(tree)
   rows = int(np.shape(leaves[0])[0])
   if rows > size:
     raise ValueError(f"pad_batch: batch of {rows} rows is larger than size {size}")
+  if rows == size:
+    return tree, rows
 
   def pad(leaf):
     leaf = np.asarray(leaf)
