@@ -1,11 +1,11 @@
 """Inference throughput in boxes/s: `single` (HRNet alone) and `aggregate` (SPEC 7b).
 
 For each mode, at W48 384x288 (or --small):
-  * model: the jitted heatmap function of eval/inference.py on a batch of random crops
+  * model: the jitted heatmap function of inference/predict.py on a batch of random crops
     (random N(0, 0.001) variables, as the original's init), median of --repeats calls;
   * input: the evaluation pipeline (data/eval_inputs.py) alone, from 1920x1080 JPEG frames with
     3 boxes each (benchmarks/input_pipeline.py's frames): decode, crop 1 or 5 frames per box;
-  * end to end: eval/inference.predict over the same frames (pipeline, model, decoding).
+  * end to end: inference/predict.predict over the same frames (pipeline, model, decoding).
 The model rate is compared with the analytic convolution cost of PERFORMANCE.md and the CPU's
 fp32 peak (benchmarks/model.py).
 
@@ -27,11 +27,11 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # `make be
 # pylint: disable=g-import-not-at-top
 from benchmarks import input_pipeline
 from benchmarks import model as model_bench
+from configs import common
 from posewarper_jax.data import eval_inputs
-from posewarper_jax.data import frame_pairs
-from posewarper_jax.eval import inference
+from posewarper_jax.inference import predict
 from posewarper_jax.models import posewarper
-from posewarper_jax.train import sharding
+from posewarper_jax import sharding
 
 # PERFORMANCE.md: convolution GMAC per 384x288 frame of the HRNet-W48 backbone and of the
 # warping head (offset trunk 39.9, offset convs 12.2, deformable convs 0.09); the original's
@@ -44,7 +44,7 @@ def time_model(model, variables, mode: str, batch: int, height: int, width: int,
                repeats: int) -> tuple[float, float]:
   """Median seconds per batch and XLA GFLOP of the compiled heatmap function."""
   mesh = sharding.data_mesh(jax.local_devices())
-  forward = inference.heatmap_function(model, mode, mesh)
+  forward = predict.heatmap_function(model, mode, mesh)
   num_frames = 1 if mode == "single" else len(eval_inputs.AGGREGATION_OFFSETS)
   frames = jnp.asarray(np.random.default_rng(0).normal(
       size=(batch, num_frames, height, width, 3)), jnp.float32)
@@ -66,13 +66,13 @@ def time_pipeline(videos, input_config, mode: str, batch: int) -> float:
 
 
 def time_end_to_end(videos, model, variables, input_config, mode: str, batch: int) -> float:
-  """Boxes/s of inference.predict, after a warm-up call on one frame compiled the model."""
-  eval_config = inference.default_eval_config()
+  """Boxes/s of predict.predict, after a warm-up call on one frame compiled the model."""
+  eval_config = common.eval_config("stage2")
   eval_config.update(mode=mode, batch_size=batch)
   first_frame = dataclasses.replace(videos[0], frames=videos[0].frames[:1])
-  inference.predict((first_frame,), model, variables, input_config, eval_config)
+  predict.predict((first_frame,), model, variables, input_config, eval_config)
   start = time.perf_counter()
-  inference.predict(videos, model, variables, input_config, eval_config)
+  predict.predict(videos, model, variables, input_config, eval_config)
   boxes = sum(len(frame.persons) for video in videos for frame in video.frames)
   return boxes / (time.perf_counter() - start)
 
@@ -88,7 +88,7 @@ def main() -> None:
   width, height = (96, 128) if args.small else (288, 384)
   model = posewarper("w32" if args.small else "w48")
   variables = model_bench.random_variables(model)
-  input_config = frame_pairs.default_pair_config()
+  input_config = common.input_config()
   input_config.image_size = (width, height)
   print(f"jax {jax.__version__}, backend {jax.default_backend()}, devices {jax.devices()}; "
         f"crop {height}x{width}, batch {args.batch}")
@@ -97,7 +97,7 @@ def main() -> None:
   with tempfile.TemporaryDirectory() as folder:
     video = input_pipeline.write_video(pathlib.Path(folder), args.frames, persons_per_frame=3,
                                        rng=np.random.default_rng(0))
-    for mode in inference.MODES:
+    for mode in predict.MODES:
       num_frames = 1 if mode == "single" else len(eval_inputs.AGGREGATION_OFFSETS)
       analytic = 2 * (W48_GMAC * num_frames + (HEAD_GMAC * num_frames if mode != "single" else 0))
       seconds, gflop = time_model(model, variables, mode, args.batch, height, width,

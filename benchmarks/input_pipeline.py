@@ -23,6 +23,7 @@ import tensorflow as tf
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # `make bench` runs scripts
 # pylint: disable=g-import-not-at-top
+from configs import common
 from posewarper_jax.data import crops
 from posewarper_jax.data import frame_pairs
 from posewarper_jax.data import posetrack
@@ -90,7 +91,7 @@ def decode_cost(path: pathlib.Path, repeats: int) -> dict[int, float]:
 def pairs_per_second(videos, decode_ratio: str, warp_backend: str, batch: int,
                      seconds: float) -> float:
   """Measured pairs/s (wall) of the training pipeline; also prints CPU ms per pair."""
-  config = frame_pairs.default_pair_config()
+  config = common.input_config()
   config.decode_ratio = decode_ratio
   config.warp_backend = warp_backend
   dataset = frame_pairs.make_pair_dataset(videos, config, seed=0, batch_size=batch)

@@ -1,17 +1,35 @@
-"""The project's synthetic sparsely labeled videos (data.synthetic), ground-truth boxes.
+"""Tiny CPU-fast runs on the project's synthetic videos (data/synthetic.py), ground-truth boxes.
 
-Small crops (128 x 96) for a tiny model on CPU; generate the data with
+Same variants as the paper configs with a small HRNet, small crops (96 x 128) and short
+schedules; the tests and `make demo` use them. Generate the data first:
   python -m posewarper_jax.data.synthetic --out data/synthetic
+  python train.py --config configs/synthetic.py:stage1 --workdir runs/synthetic_stage1
 """
 
 from configs import common
 
 
-def get_config(variant: str = "stage2"):
-  config = common.base_config(variant)
+def get_config(arg=None):
+  config = common.base_config(arg)
   config.data.root = "data/synthetic"
-  config.data.format = "posetrack18"
+  config.data.tfds_name = "posetrack_frames/synthetic"
   config.data.boxes = "gt"
   config.input.image_size = (96, 128)  # (width, height): multiples of 32 for HRNet.
+  model = config.model
+  model.width, model.stage_modules, model.num_blocks = 16, (1, 1, 1), 2
+  model.stem_width, model.layer1_blocks = 32, 1
+  model.head.num_offset_blocks, model.head.offset_channels = 4, 32
+  model.head.dilations = (3, 6, 12)  # 32 x 24 heatmaps.
+  train = config.train
+  train.batch_size = 16
+  train.learning_rate = 1e-3
+  train.num_epochs = 30 if config.variant == "stage2" else 40
+  train.lr_decay_epochs = (20, 26) if config.variant == "stage2" else (28, 36)
+  train.checkpoint_every_steps = 200
+  train.log_every_steps = 20
+  if config.variant == "stage2":
+    train.init_from = "runs/synthetic_stage1"
+  if config.variant == "retrain":
+    config.data.train_labels_dir = "data/synthetic/pseudo_labels"
   config.eval.batch_size = 8
   return config

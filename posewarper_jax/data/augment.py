@@ -4,7 +4,7 @@ Written in TensorFlow ops with stateless random numbers, so that it runs inside 
 graph and a sample's augmentation depends only on its seed. The draws follow the original
 `JointsDataset.__getitem__` in order: half-body, scale, rotation, flip.
 
-Switches (config fields, see frame_pairs.default_pair_config):
+Switches (fields of the `input` config section, configs/common.py):
 - `upper_body_quirk` (default True, as the original and mmpose): the half-body transform keeps
   the upper body when `randn() < 0.5` (probability about 0.69); False uses a fair coin.
 - `box_shift` (default False; mmpose only, SPEC 10.2 point 3): before everything else, with

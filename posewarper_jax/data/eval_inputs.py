@@ -109,7 +109,7 @@ def make_eval_dataset(videos: Sequence[records.Video], config: ml_collections.Co
                       process_count: int = 1) -> tf.data.Dataset:
   """Batches of boxes in video/frame/person order, one pass; the last batch may be smaller.
 
-  config: frame_pairs.default_pair_config() (image_size, decode_ratio, warp_backend are used).
+  config: the `input` config section (image_size, decode_ratio, warp_backend are used).
   Frame entries go to process i % process_count. Yields dicts of
     frames: (B, T, H, W, 3) float32 ImageNet-normalised crops in AGGREGATION_OFFSETS order
       (T = 5), or only frame t (T = 1) with `single_frame`;

@@ -29,37 +29,6 @@ DELTA_MODES = ("per_epoch", "fixed")
 DECODE_RATIO_MODES = ("auto", "full")
 
 
-def default_pair_config() -> ml_collections.ConfigDict:
-  """Input and augmentation settings of stage 2 (values: SPEC 2, 3.2-3.4 and 10.2)."""
-  config = ml_collections.ConfigDict()
-  config.image_size = (288, 384)  # Crop (width, height), SPEC 2.
-  config.heatmap_stride = 4  # Crop pixels per heatmap pixel (72 x 96 maps), SPEC 2.
-  config.sigma = 3.0  # Gaussian sigma in heatmap pixels, SPEC 3.4.
-  config.delta_range = 2  # T: delta uniform over {-T..T} (0 included), SPEC 3.2.
-  config.delta_mode = "per_epoch"  # "per_epoch" (official) | "fixed" (mmpose), SPEC 10.2.
-  config.scale_factor = 0.35  # s *= clip(1 + 0.35 N(0,1), 0.65, 1.35), SPEC 3.3.
-  config.rotation_factor = 45.0  # r = clip(45 N(0,1), -90, 90) degrees, SPEC 3.3.
-  config.rotation_prob = 0.6  # Probability of a non-zero rotation, SPEC 3.3.
-  config.flip = True  # Horizontal flip augmentation, SPEC 3.3.
-  config.flip_prob = 0.5
-  config.half_body_prob = 0.3  # SPEC 3.3.
-  config.num_joints_half_body = 8  # Half-body only with more visible joints than this.
-  config.half_body_scale = 1.5  # Half-body box scale multiplier (instead of 1.25), SPEC 3.3.
-  config.upper_body_quirk = True  # Upper body when randn() < 0.5 (p ~0.69) as the original.
-  config.box_shift = False  # mmpose's random centre shift (SPEC 10.2 point 3); off = official.
-  config.box_shift_factor = 0.16
-  config.box_shift_prob = 0.3
-  # "auto": decode each JPEG at the largest DCT ratio (2/4/8) that keeps at least the crop's
-  # resolution (see crops.py); "full": full-resolution decode exactly like the original.
-  config.decode_ratio = "auto"
-  # Bilinear crop: "tf" (float32 TF/XLA ops, the whole pipeline stays a TF graph) | "cv2" (the
-  # original's cv2.warpAffine via tf.numpy_function: its rounded uint8 pixels, a little cheaper
-  # on CPU but calls Python).
-  config.warp_backend = "tf"
-  config.shuffle_buffer = 0  # 0: the whole per-process instance list.
-  return config
-
-
 def check_config(config: ml_collections.ConfigDict) -> None:
   """Raises ValueError for settings the pipeline does not support."""
   if config.delta_mode not in DELTA_MODES:

@@ -1,6 +1,6 @@
 """Evaluates a checkpoint on one split of a PoseTrack-layout dataset (SPEC 6, 7b).
 
-  boxes (ground truth or detections) -> inference.predict -> per-video prediction files
+  boxes (ground truth or detections) -> predict.predict -> per-video prediction files
   -> the PoseTrack mAP against the split's ground-truth files -> results.json.
 
 Layout of a dataset root (PoseTrack17, PoseTrack18 and the synthetic videos alike):
@@ -19,7 +19,7 @@ from posewarper_jax import models
 from posewarper_jax.data import detections
 from posewarper_jax.data import file_io
 from posewarper_jax.data import posetrack
-from posewarper_jax.eval import inference
+from posewarper_jax.inference import predict
 from posewarper_jax.eval import posetrack_map
 from posewarper_jax.eval import predictions
 
@@ -27,18 +27,6 @@ BOX_SOURCES = ("gt", "detections")
 PREDICTIONS_DIR = "predictions"  # PoseTrack18 JSON, one file per video.
 ANNOLIST_DIR = "predictions_annolist"  # The same predictions as PoseTrack17 annolist.
 RESULTS_FILE = "results.json"
-
-
-def default_data_config() -> ml_collections.ConfigDict:
-  """Which dataset split to evaluate and where its person boxes come from (SPEC 6.1)."""
-  config = ml_collections.ConfigDict()
-  config.root = ""  # Dataset root (layout above); local or any tf.io.gfile path.
-  config.split = "val"
-  config.format = "posetrack18"  # "posetrack18" (official JSON) | "posetrack17" (annolist).
-  config.boxes = "detections"  # "gt" | "detections" (the paper's tables use detections).
-  config.detections = ""  # COCO-results box file, e.g. posetrack18_precomputed_boxes/val_boxes.json.
-  config.min_box_score = detections.DEFAULT_MIN_SCORE  # TEST.IMAGE_THRE.
-  return config
 
 
 def check_data_config(config: ml_collections.ConfigDict) -> None:
@@ -57,13 +45,11 @@ def evaluate(config: ml_collections.ConfigDict, checkpoint_dir: str,
              output_dir: str) -> dict[str, Any]:
   """Runs the whole evaluation; returns posetrack_map's results (percent).
 
-  config: with sections `data` (default_data_config), `input`
-  (data.frame_pairs.default_pair_config) and `eval` (inference.default_eval_config, plus
-  write_annolist). Writes output_dir/predictions/<ground-truth file name> (and
+  config: with sections `data`, `input` and `eval` (configs/common.py). Writes output_dir/predictions/<ground-truth file name> (and
   predictions_annolist/ when config.eval.write_annolist) and output_dir/results.json.
   """
   check_data_config(config.data)
-  inference.check_eval_config(config.eval)
+  predict.check_eval_config(config.eval)
   model, variables = models.load(checkpoint_dir)
   json_paths = posetrack.split_annotation_files(config.data.root, config.data.split)
   videos = tuple(posetrack.read_video_file(config.data.format, path, config.data.root)
@@ -72,7 +58,7 @@ def evaluate(config: ml_collections.ConfigDict, checkpoint_dir: str,
     videos = detections.read_detections(config.data.detections, videos,
                                         config.data.min_box_score)
   start = time.perf_counter()
-  predicted = inference.predict(videos, model, variables, config.input, config.eval)
+  predicted = predict.predict(videos, model, variables, config.input, config.eval)
   seconds = time.perf_counter() - start
   num_boxes = sum(len(frame.persons) for video in videos for frame in video.frames)
   logging.info("%d boxes in %.1f s (%.2f boxes/s)", num_boxes, seconds, num_boxes / seconds)

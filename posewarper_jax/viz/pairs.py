@@ -16,6 +16,7 @@ import cv2
 import ml_collections
 import numpy as np
 
+from configs import common
 from posewarper_jax.data import crops
 from posewarper_jax.data import frame_pairs
 from posewarper_jax.data import keypoints as keypoints_lib
@@ -60,7 +61,7 @@ def render_pair(sample: dict[str, Any]) -> np.ndarray:
 def write_pair_grids(videos: Sequence[records.Video], out_dir: str, num: int, seed: int,
                      config: Optional[ml_collections.ConfigDict] = None) -> list[str]:
   """Writes `num` augmented training pairs as PNGs; returns their paths."""
-  config = config or frame_pairs.default_pair_config()
+  config = config or common.input_config()
   dataset = frame_pairs.make_pair_dataset(videos, config, seed=seed, batch_size=1)
   os.makedirs(out_dir, exist_ok=True)
   paths = []

@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from configs import common
 from posewarper_jax.data import augment
 from posewarper_jax.data import crops
-from posewarper_jax.data import frame_pairs
 from posewarper_jax.data import keypoints as keypoints_lib
 from posewarper_jax.data import targets
 from posewarper_jax.data import transforms
@@ -98,7 +98,7 @@ def _sample_many(keypoints, config, num):
 
 
 def test_sampled_parameter_distributions():
-  config = frame_pairs.default_pair_config()
+  config = common.input_config()
   keypoints = _person(np.random.default_rng(0), visible=17)
   draws = _sample_many(keypoints, config, 4000)
   # Half-body boxes are recentred on a joint mean; the others keep (or mirror) the box centre.
@@ -121,7 +121,7 @@ def test_sampled_parameter_distributions():
 
 
 def test_upper_body_quirk_switch():
-  config = frame_pairs.default_pair_config()
+  config = common.input_config()
   config.half_body_prob = 1.0
   config.scale_factor = 0.0
   config.flip = False
@@ -173,7 +173,7 @@ def test_half_body_matches_reference(visible_upper, visible_lower, choose_upper)
 @pytest.mark.parametrize("flip, rotation", [(False, 0.0), (True, 0.0), (False, 60.0),
                                             (True, -35.0)])
 def test_joint_round_trip_through_affine_and_heatmap(flip, rotation):
-  config = frame_pairs.default_pair_config()
+  config = common.input_config()
   config.update(flip_prob=float(flip), rotation_prob=float(rotation != 0), half_body_prob=0.0,
                 scale_factor=0.0, rotation_factor=abs(rotation) / 2 or 1.0)
   rng = np.random.default_rng(3)
@@ -206,7 +206,7 @@ def test_joint_round_trip_through_affine_and_heatmap(flip, rotation):
 
 
 def test_box_shift_switch():
-  config = frame_pairs.default_pair_config()
+  config = common.input_config()
   config.update(half_body_prob=0.0, flip=False, box_shift=True, box_shift_prob=1.0)
   draws = _sample_many(_person(np.random.default_rng(4)), config, 500)
   shift = draws["center"] - [900.0, 500.0]

@@ -2,10 +2,10 @@ import cv2
 import numpy as np
 import pytest
 
+from configs import common
 from posewarper_jax.data import crops
 from posewarper_jax.data import detections
 from posewarper_jax.data import eval_inputs
-from posewarper_jax.data import frame_pairs
 from posewarper_jax.data import posetrack
 from posewarper_jax.data import transforms
 from tests.data import tiny_posetrack
@@ -25,7 +25,7 @@ def sample_videos(posetrack18_sample):
 
 
 def _config(image_size=IMAGE_SIZE, decode_ratio="auto", warp_backend="tf"):
-  config = frame_pairs.default_pair_config()
+  config = common.input_config()
   config.image_size = image_size
   config.decode_ratio = decode_ratio
   config.warp_backend = warp_backend

@@ -2,6 +2,7 @@ import cv2
 import numpy as np
 import pytest
 
+from configs import common
 from posewarper_jax.data import crops
 from posewarper_jax.data import frame_pairs
 from posewarper_jax.data import posetrack
@@ -18,7 +19,7 @@ def videos(tmp_path_factory):
 
 
 def _config(**overrides):
-  config = frame_pairs.default_pair_config()
+  config = common.input_config()
   config.image_size = IMAGE_SIZE
   config.update(overrides)
   return config
@@ -131,7 +132,7 @@ def test_augmented_targets_follow_joints(videos):
 def test_real_sample_pairs(posetrack18_sample):
   videos = posetrack.read_posetrack18(posetrack18_sample / "annotations" / "val",
                                       posetrack18_sample)
-  dataset = frame_pairs.make_pair_dataset(videos, frame_pairs.default_pair_config(), seed=0,
+  dataset = frame_pairs.make_pair_dataset(videos, common.input_config(), seed=0,
                                           batch_size=2)
   (batch,) = _batches(dataset, 1)
   assert batch["frame_a"].shape == (2, 384, 288, 3)

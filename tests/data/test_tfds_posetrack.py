@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
+from configs import common
 from posewarper_jax.data import frame_pairs
 from posewarper_jax.data import posetrack
 from posewarper_jax.data import synthetic
@@ -70,7 +71,7 @@ def test_synthetic_round_trip_and_pairs(synthetic_build):
   videos = tfds_posetrack.read_split(builder, "train", root)
   original = posetrack.read_posetrack18(os.path.join(root, "annotations", "train"), root)
   _assert_same_labeled_frames(videos, original)
-  config = frame_pairs.default_pair_config()
+  config = common.input_config()
   config.image_size = (48, 64)
   from_tfds = frame_pairs.build_instances(videos, config, seed=0)
   from_reader = frame_pairs.build_instances(original, config, seed=0)

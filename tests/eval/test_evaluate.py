@@ -18,11 +18,11 @@ from posewarper_jax.data import eval_inputs
 from posewarper_jax.data import posetrack
 from posewarper_jax.data import synthetic
 from posewarper_jax.eval import evaluation
-from posewarper_jax.eval import inference
+from posewarper_jax.inference import predict
 from posewarper_jax.eval import posetrack_map
 from posewarper_jax.eval import predictions
 from posewarper_jax.models import HRNet, PoseWarper
-from posewarper_jax.train import sharding
+from posewarper_jax import sharding
 from tests.conftest import REPO_ROOT
 from tests.models.conftest import TINY_HEAD, TINY_HRNET
 
@@ -74,8 +74,8 @@ def test_aggregation_takes_frames_in_time_order(loaded, videos, config):
   batch = next(eval_inputs.make_eval_dataset((middle,), config.input, batch_size=2)
                .as_numpy_iterator())
   mesh = sharding.data_mesh(jax.local_devices()[:1])
-  aggregated = inference.heatmap_function(model, "aggregate", mesh)(variables, batch["frames"])
-  single = inference.heatmap_function(model, "single", mesh)
+  aggregated = predict.heatmap_function(model, "aggregate", mesh)(variables, batch["frames"])
+  single = predict.heatmap_function(model, "single", mesh)
   per_frame = {offset: np.asarray(single(variables, batch["frames"][:, k:k + 1]), np.float64)
                for k, offset in enumerate(eval_inputs.AGGREGATION_OFFSETS)}
   expected = sum(weight * per_frame[offset] for weight, offset in
@@ -90,7 +90,7 @@ def test_flip_test_returns_heatmaps_of_the_flipped_crops(loaded, videos, config)
   batch = next(eval_inputs.make_eval_dataset(videos, config.input, batch_size=2,
                                              single_frame=True).as_numpy_iterator())
   mesh = sharding.data_mesh(jax.local_devices()[:1])
-  both = inference.heatmap_function(model, "single", mesh, flip_test=True)(
+  both = predict.heatmap_function(model, "single", mesh, flip_test=True)(
       variables, batch["frames"])
   flipped = model.apply(variables, batch["frames"][:, 0, :, ::-1], method=PoseWarper.heatmaps)
   np.testing.assert_allclose(both[1], flipped, rtol=1e-5, atol=1e-5 * np.abs(flipped).max())
@@ -99,14 +99,14 @@ def test_flip_test_returns_heatmaps_of_the_flipped_crops(loaded, videos, config)
 def test_aggregate_needs_a_posewarper(loaded):
   model, _ = loaded
   with pytest.raises(ValueError, match="needs a PoseWarper"):
-    inference.heatmap_function(model.backbone, "aggregate", sharding.data_mesh())
+    predict.heatmap_function(model.backbone, "aggregate", sharding.data_mesh())
 
 
 def test_predict_decodes_every_gt_box(loaded, videos, config):
   model, variables = loaded
   eval_config = ml_collections.ConfigDict(config.eval.to_dict())
   eval_config.mode = "single"
-  predicted = inference.predict(videos, model, variables, config.input, eval_config)
+  predicted = predict.predict(videos, model, variables, config.input, eval_config)
   batch_frames = [p for v in videos for f in v.frames for p in f.persons]
   assert len(batch_frames) > eval_config.batch_size  # A padded last batch is exercised.
   for video, result in zip(videos, predicted):
@@ -130,7 +130,7 @@ def test_rescoring_with_oks_nms_drops_duplicate_boxes(loaded, videos, config):
       dataclasses.replace(frame, persons=(frame.persons[0], duplicate)),))
   eval_config = ml_collections.ConfigDict(config.eval.to_dict())
   eval_config.update(mode="single", rescore_nms=True)
-  (result,) = inference.predict((video,), model, variables, config.input, eval_config)
+  (result,) = predict.predict((video,), model, variables, config.input, eval_config)
   (kept,) = result.frames[0].persons
   # The higher-scoring box survives; its score is rescored, its joint scores are raw maxima.
   assert kept.score <= 1.0 and kept.score == pytest.approx(
@@ -214,7 +214,7 @@ def test_bad_configs_are_named(config):
   bad = ml_collections.ConfigDict(config.to_dict())
   bad.eval.mode = "median"
   with pytest.raises(ValueError, match="config.eval.mode='median'"):
-    inference.check_eval_config(bad.eval)
+    predict.check_eval_config(bad.eval)
   bad = ml_collections.ConfigDict(config.to_dict())
   bad.data.boxes = "detections"
   with pytest.raises(ValueError, match="config.data.detections"):

@@ -6,7 +6,7 @@ import pytest
 
 from posewarper_jax.data import keypoints
 from posewarper_jax.data import transforms
-from posewarper_jax.eval import decode
+from posewarper_jax.inference import decode
 
 # A 10 x 8 heatmap whose crop is 20 x 16 image pixels centred on (100, 50): heatmap pixel (x, y)
 # is image point (100 + 2 (x - 5), 50 + 2 (y - 4)).

@@ -9,7 +9,7 @@ Modes:
   "single": the backbone's heatmaps of frame t (an HRNet, or a PoseWarper's backbone);
   "aggregate": PoseWarper.aggregate over frames t-2..t+2, all cropped with frame t's box.
 
-Options that the original lacks are switches of `default_eval_config` and off by default: flip
+Options that the original lacks are switches of the `eval` config section (configs/common.py) and off by default: flip
 test, mmpose's rescoring with OKS-NMS, and the predicted head_bottom as PoseTrack's neck.
 Evaluation runs in one process over its local devices.
 """
@@ -31,34 +31,14 @@ from posewarper_jax.data import eval_inputs
 from posewarper_jax.data import keypoints
 from posewarper_jax.data import records
 from posewarper_jax.data import transforms
-from posewarper_jax.eval import decode
+from posewarper_jax.inference import decode
 from posewarper_jax.models import HRNet, PoseWarper
-from posewarper_jax.train import sharding
+from posewarper_jax import sharding
 
 MODES = ("single", "aggregate")
 # eval_inputs yields a box's crops as t, t-1, t-2, t+1, t+2 (the original's order);
 # PoseWarper.aggregate takes them in time order t-2..t+2.
 TIME_ORDER = tuple(int(i) for i in np.argsort(eval_inputs.AGGREGATION_OFFSETS))
-
-
-def default_eval_config() -> ml_collections.ConfigDict:
-  """Inference and decoding settings; the defaults reproduce the original (SPEC 6)."""
-  config = ml_collections.ConfigDict()
-  config.mode = "aggregate"  # "single" | "aggregate" (SPEC 7b).
-  config.batch_size = 16  # Boxes per step, a multiple of the local device count.
-  config.flip_test = False  # SPEC 6.2: the original tests without flipping.
-  config.shift_heatmap = False  # With flip_test: the original's TEST.SHIFT_HEATMAP.
-  config.post_process = True  # Quarter-pixel shift toward the larger neighbour (SPEC 6.3).
-  # "shoulder_midpoint": the original's quirk for PoseTrack's neck (SPEC 6.5);
-  # "head_bottom": the predicted channel (mmpose, about +1.5 mAP).
-  config.neck = "shoulder_midpoint"
-  # mmpose (SPEC 10.2 point 4): person score = mean of the joint scores above 0.2 x box score,
-  # then OKS-NMS per frame; joint scores are then the raw heatmap maxima, as mmpose writes them.
-  config.rescore_nms = False
-  config.oks_threshold = decode.OKS_NMS_THRESHOLD
-  config.rescore_visibility_threshold = decode.RESCORE_VISIBILITY_THRESHOLD
-  config.write_annolist = False  # Also write the predictions as PoseTrack17 annolist files.
-  return config
 
 
 def check_eval_config(config: ml_collections.ConfigDict) -> None:
@@ -115,22 +95,23 @@ def heatmap_function(model: nn.Module, mode: str, mesh: jax.sharding.Mesh,
 
 def predict(videos: Sequence[records.Video], model: nn.Module, variables: dict,
             input_config: ml_collections.ConfigDict, eval_config: ml_collections.ConfigDict,
-            *, devices: Optional[Sequence[jax.Device]] = None) -> tuple[records.Video, ...]:
+            *, mesh: Optional[jax.sharding.Mesh] = None) -> tuple[records.Video, ...]:
   """Predicts the joints of every person box of `videos`.
 
   Args:
     videos: dense videos; every Person of every frame is a box (center, scale, score).
     model, variables: an HRNet or PoseWarper and its {"params", "batch_stats"}.
-    input_config: data.frame_pairs.default_pair_config() (image_size, decoding, warping).
-    eval_config: `default_eval_config()`.
-    devices: local devices of the data-parallel mesh (default: all local devices).
+    input_config: the `input` config section (image_size, decoding, warping).
+    eval_config: the `eval` config section (configs/common.py).
+    mesh: the caller's data-parallel mesh of this process's devices (default: a mesh over all
+      local devices); `variables` may already live on it.
   Returns:
     The videos with each box replaced by its prediction: keypoints (17, 3) with (x, y, 1),
     joint_scores (17,), score (the box score, or the rescored person score), box, centre, scale
     and track id of the box. With rescore_nms, boxes removed by OKS-NMS are dropped.
   """
   check_eval_config(eval_config)
-  mesh = sharding.data_mesh(jax.local_devices() if devices is None else devices)
+  mesh = sharding.data_mesh(jax.local_devices()) if mesh is None else mesh
   sharding.check_batch_size(eval_config.batch_size, mesh)
   forward = heatmap_function(model, eval_config.mode, mesh, eval_config.flip_test)
   variables = jax.device_put({"params": variables["params"],

@@ -7,7 +7,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from posewarper_jax.train import sharding
+from posewarper_jax import sharding
 from tests.conftest import REPO_ROOT
 
 # Runs in a fresh process: the host platform must be split into 2 devices before jax starts.
@@ -16,7 +16,7 @@ _TWO_DEVICE_SCRIPT = textwrap.dedent("""
     os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
     import jax, jax.numpy as jnp, numpy as np
     from posewarper_jax.models import HRNet
-    from posewarper_jax.train import sharding
+    from posewarper_jax import sharding
     from tests.models.conftest import TINY_HRNET
 
     assert jax.device_count() == 2, jax.devices()

@@ -1,0 +1,1 @@
+"""posewarper_jax.inference: batched pose prediction over person boxes and heatmap decoding."""
