@@ -5,13 +5,16 @@
 
 CKPT_DIR is a checkpoint written by posewarper_jax.models.save or the PyTorch converter
 (python -m posewarper_jax.models.convert). OUT receives predictions/ (per-video PoseTrack18
-JSON), predictions_annolist/ with --config.eval.write_annolist, and results.json.
+JSON), predictions_annolist/ with --config.eval.write_annolist, and results.json. A missing or
+malformed input (checkpoint, dataset, detections, config value) ends it with one line
+"error: <message>" and exit status 1.
 """
 
 from absl import app
 from absl import flags
 from ml_collections import config_flags
 
+from posewarper_jax.data import cli_paths
 from posewarper_jax.eval import evaluation
 from posewarper_jax.eval import posetrack_map
 
@@ -25,7 +28,11 @@ flags.mark_flags_as_required(["config", "checkpoint", "output_dir"])
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f"unexpected arguments: {argv[1:]}")
-  results = evaluation.evaluate(_CONFIG.value, _CHECKPOINT.value, _OUTPUT_DIR.value)
+  config, checkpoint = _CONFIG.value, _CHECKPOINT.value
+  with cli_paths.one_line_errors():
+    split, model, variables = evaluation.load_inputs(config, checkpoint)
+  results = evaluation.evaluate_model(config, model, variables, _OUTPUT_DIR.value, split=split,
+                                      source=checkpoint)
   print(posetrack_map.format_results(results))
 
 

@@ -5,8 +5,8 @@ import importlib
 import pytest
 
 from configs import common
+from posewarper_jax.data import datasets
 from posewarper_jax.data import frame_pairs
-from posewarper_jax.eval import evaluation
 from posewarper_jax.inference import predict
 
 CONFIG_MODULES = ("configs.posetrack17", "configs.posetrack18", "configs.synthetic")
@@ -20,8 +20,9 @@ def test_config_builds_and_validates(module_name, variant, mode, kind):
   config = importlib.import_module(module_name).get_config(variant)
   assert config.variant == variant and config.eval.mode == mode and config.model.kind == kind
   predict.check_eval_config(config.eval)
-  evaluation.check_data_config(config.data)
+  datasets.check_data_config(config.data)
   frame_pairs.check_config(config.input)
+  assert config.input.skip_corrupt_images is False  # A corrupt image is an error by default.
   width, height = config.input.image_size
   assert width % 32 == 0 and height % 32 == 0  # HRNet's lowest branch has stride 32.
   assert config.train.trainable == ("head" if variant == "stage2" else "all")

@@ -10,6 +10,7 @@ from typing import Optional, Sequence
 
 import tensorflow_datasets as tfds
 
+from posewarper_jax.data import cli_paths
 from posewarper_jax.data import tfds_posetrack
 
 
@@ -17,7 +18,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--config", required=True,
                       choices=[c.name for c in tfds_posetrack.PosetrackFrames.BUILDER_CONFIGS])
-  parser.add_argument("--manual_dir", required=True,
+  parser.add_argument("--manual_dir", required=True, type=cli_paths.existing,
                       help="folder holding <config>/images and <config>/annotations")
   parser.add_argument("--data_dir", default=None,
                       help="TFDS data dir (default: ~/tensorflow_datasets)")

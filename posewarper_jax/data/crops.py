@@ -44,6 +44,20 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 DECODE_RATIOS = (1, 2, 4, 8)
 
 
+def check_crop_size(image_size: Sequence[int], heatmap_stride: int) -> None:
+  """ValueError unless the crop (width, height) is a positive multiple of the heatmap stride.
+
+  The target heatmaps are image_size / heatmap_stride (SPEC 2); the message names both config
+  fields (config.input) and their values.
+  """
+  if isinstance(heatmap_stride, bool) or not isinstance(heatmap_stride, int) or heatmap_stride < 1:
+    raise ValueError(f"config.heatmap_stride={heatmap_stride!r}: expected a positive integer")
+  if len(image_size) != 2 or any(isinstance(s, bool) or not isinstance(s, int) or s < 1
+                                 or s % heatmap_stride for s in image_size):
+    raise ValueError(f"config.image_size={tuple(image_size)!r}: expected (width, height), each a "
+                     f"positive multiple of config.heatmap_stride={heatmap_stride}")
+
+
 def affine_matrix(center: tf.Tensor, scale: tf.Tensor, rotation: tf.Tensor,
                   output_size: Sequence[int]) -> tf.Tensor:
   """(..., 2, 3) float32 image -> crop maps; the TF twin of transforms.affine_matrix (forward).

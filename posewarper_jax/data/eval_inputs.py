@@ -9,17 +9,26 @@ is decoded once per frame that uses it, at most 5 times, never once per box). De
 only the window all of the frame's crops read and, with reduced-scale decoding
 (config.decode_ratio "auto", see crops.py), uses the largest ratio that keeps every one of its
 boxes at full crop resolution.
+
+Every image that will be read is checked once before the dataset is built
+(image_check.ImageCheck): a corrupt one raises ValueError naming it, its frame and annotation
+file or, with `skip_corrupt_images`, is counted and read as missing (a frame t whose own image
+is corrupt loses its boxes); a missing image of a frame t is a FileNotFoundError.
 """
 
+import collections
 import functools
-from typing import Sequence
+from typing import Optional, Sequence
 
+from absl import logging
 import ml_collections
 import numpy as np
 import tensorflow as tf
 
 from posewarper_jax.data import crops
+from posewarper_jax.data import file_io
 from posewarper_jax.data import frame_pairs
+from posewarper_jax.data import image_check
 from posewarper_jax.data import neighbours
 from posewarper_jax.data import records
 
@@ -29,15 +38,14 @@ AGGREGATION_OFFSETS = (0, -1, -2, 1, 2)
 SINGLE_FRAME_OFFSETS = (0,)
 
 
-def build_frame_entries(videos: Sequence[records.Video],
-                        offsets: Sequence[int]) -> dict[str, object]:
-  """One entry per frame with at least one Person.
+def build_frame_entries(videos: Sequence[records.Video], offsets: Sequence[int],
+                        images: image_check.ImageCheck) -> dict[str, object]:
+  """One entry per frame with at least one Person whose image `images` accepts.
 
   Returns over F frames: paths (F, T) and frame_offsets (F, T) (effective offsets after
   clipping and fallback), video_index (F,), frame_position (F,), and ragged (F, (n), ...) per
   box: person_index, center (2,), scale (2,), score.
   """
-  exists = neighbours.FileExistence()
   rows = {key: [] for key in ("paths", "frame_offsets", "video_index", "frame_position")}
   boxes = {key: [] for key in ("person_index", "center", "scale", "score")}
   lengths = []
@@ -45,7 +53,11 @@ def build_frame_entries(videos: Sequence[records.Video],
     for position, frame in enumerate(video.frames):
       if not frame.persons:
         continue
-      paths, deltas = neighbours.resolve(video, position, offsets, exists)
+      if not images.require(frame.path):
+        logging.warning("video %s, frame %d: %d boxes skipped with the image %s", video.name,
+                        frame.frame_id, len(frame.persons), frame.path)
+        continue
+      paths, deltas = neighbours.resolve(video, position, offsets, images)
       rows["paths"].append(paths)
       rows["frame_offsets"].append(deltas)
       rows["video_index"].append(video_index)
@@ -106,11 +118,16 @@ def _crop_frame(entry: dict[str, tf.Tensor], *, image_size: tuple[int, int],
 
 def make_eval_dataset(videos: Sequence[records.Video], config: ml_collections.ConfigDict, *,
                       batch_size: int, single_frame: bool = False, process_index: int = 0,
-                      process_count: int = 1) -> tf.data.Dataset:
+                      process_count: int = 1,
+                      annotation_files: Optional[Sequence[file_io.Path]] = None,
+                      skip_corrupt_images: bool = False,
+                      skipped: Optional[collections.Counter] = None) -> tf.data.Dataset:
   """Batches of boxes in video/frame/person order, one pass; the last batch may be smaller.
 
   config: the `input` config section (image_size, decode_ratio, warp_backend are used).
-  Frame entries go to process i % process_count. Yields dicts of
+  Frame entries go to process i % process_count. annotation_files (per video, named in errors),
+  skip_corrupt_images and skipped (counts image_check.SKIP_CORRUPT_IMAGE): see the module
+  docstring. Yields dicts of
     frames: (B, T, H, W, 3) float32 ImageNet-normalised crops in AGGREGATION_OFFSETS order
       (T = 5), or only frame t (T = 1) with `single_frame`;
     frame_offsets: (B, T) int32 effective offsets; video_index, frame_position, person_index:
@@ -121,7 +138,9 @@ def make_eval_dataset(videos: Sequence[records.Video], config: ml_collections.Co
   if not 0 <= process_index < process_count:
     raise ValueError(f"process_index={process_index} not in [0, process_count={process_count})")
   offsets = SINGLE_FRAME_OFFSETS if single_frame else AGGREGATION_OFFSETS
-  entries = build_frame_entries(videos, offsets)
+  images = image_check.ImageCheck(videos, annotation_files, skip_corrupt=skip_corrupt_images,
+                                  skipped=skipped)
+  entries = build_frame_entries(videos, offsets, images)
   crop = functools.partial(_crop_frame, image_size=tuple(config.image_size),
                            reduced_decode=config.decode_ratio == "auto",
                            backend=config.warp_backend)

@@ -11,7 +11,8 @@ from typing import Union
 Path = Union[str, os.PathLike]
 
 
-def _is_url(path: Path) -> bool:
+def is_url(path: Path) -> bool:
+  """True for URLs such as gs://bucket/x (read with tf.io.gfile), False for local paths."""
   return "://" in os.fspath(path)
 
 
@@ -21,7 +22,7 @@ def _gfile():
 
 
 def read_bytes(path: Path) -> bytes:
-  if _is_url(path):
+  if is_url(path):
     with _gfile().GFile(os.fspath(path), "rb") as f:
       return f.read()
   with open(path, "rb") as f:
@@ -35,7 +36,7 @@ def read_text(path: Path) -> str:
 def write_bytes(path: Path, data: bytes) -> None:
   """Writes `data`, creating the parent folder."""
   make_dirs(os.path.dirname(os.fspath(path)))
-  if _is_url(path):
+  if is_url(path):
     with _gfile().GFile(os.fspath(path), "wb") as f:
       f.write(data)
     return
@@ -48,13 +49,13 @@ def write_text(path: Path, text: str) -> None:
 
 
 def exists(path: Path) -> bool:
-  return _gfile().exists(os.fspath(path)) if _is_url(path) else os.path.exists(path)
+  return _gfile().exists(os.fspath(path)) if is_url(path) else os.path.exists(path)
 
 
 def make_dirs(path: Path) -> None:
   if not os.fspath(path):
     return
-  if _is_url(path):
+  if is_url(path):
     _gfile().makedirs(os.fspath(path))
   else:
     os.makedirs(path, exist_ok=True)
@@ -62,6 +63,6 @@ def make_dirs(path: Path) -> None:
 
 def glob(pattern: Path) -> list[str]:
   """Sorted matches of `pattern`."""
-  if _is_url(pattern):
+  if is_url(pattern):
     return sorted(_gfile().glob(os.fspath(pattern)))
   return sorted(local_glob.glob(os.fspath(pattern)))

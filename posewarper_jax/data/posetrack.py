@@ -11,10 +11,13 @@ Writers (for label selections and for predictions): `write_posetrack18_video`,
 Every reader returns DENSE videos: one `Frame` per frame of the video in time order, named by the
 rule of SPEC 3.1 (`FrameNaming`), even when the file lists only some frames; frames not listed are
 unlabeled and have no persons. Persons get the box cleaning and centre/scale of SPEC 3.1. Persons
-whose keypoints are all zero and persons whose box is empty are skipped as the original loader
-does; each skip is logged and counted in the optional `skipped` counter (keys `SKIP_*`).
+whose keypoints are all zero and persons whose box has zero area (or lies off the image) are
+skipped as the original loader does; each skip is logged and counted in the optional `skipped`
+counter (keys `SKIP_*`).
 
-Malformed input raises ValueError naming the file, the field and the value.
+Malformed input raises ValueError naming the file, the field and the value: among others a box
+of negative width or height, and an image path that is absolute or leaves the image root
+(path_containment). An image read for its size must be a sound JPEG (image_check).
 """
 
 import collections
@@ -26,11 +29,12 @@ import re
 from typing import Any, Optional, Sequence
 
 from absl import logging
-import cv2
 import numpy as np
 
 from posewarper_jax.data import file_io
+from posewarper_jax.data import image_check
 from posewarper_jax.data import keypoints as keypoints_lib
+from posewarper_jax.data import path_containment
 from posewarper_jax.data import records
 from posewarper_jax.data import transforms
 
@@ -115,8 +119,18 @@ def numbers(values: Any, source: Any, where: str, count: Optional[int] = None) -
   if not isinstance(values, list):
     raise ValueError(f"{source}: {where} is not a list: {_short(values)}")
   if count is not None and len(values) != count:
-    raise ValueError(f"{source}: {where} has {len(values)} values, expected {count}")
+    raise ValueError(f"{source}: {where} has {len(values)} values, expected {count}: "
+                     f"{_short(values)}")
   return np.array([number(v, source, f"{where}[{i}]") for i, v in enumerate(values)], np.float64)
+
+
+def box(values: Any, source: Any, where: str) -> np.ndarray:
+  """A JSON [x, y, w, h] box as (4,) float64; a negative width or height is a ValueError."""
+  parsed = numbers(values, source, where, count=4)
+  for i, name in ((2, "width"), (3, "height")):
+    if parsed[i] < 0:
+      raise ValueError(f"{source}: {where}[{i}] ({name}) is negative: {_short(values[i])}")
+  return parsed
 
 
 def _short(value: Any) -> str:
@@ -189,16 +203,6 @@ def _pick_naming(digits: int, naming: Optional[FrameNaming], source: Any,
   return _NAMING_BY_DIGITS[digits]
 
 
-def _image_size(path: str, source: Any) -> tuple[int, int]:
-  """(width, height) read from an image file, for files that do not state them."""
-  if not file_io.exists(path):
-    raise ValueError(f"{source}: image size not given and image {path} does not exist")
-  image = cv2.imdecode(np.frombuffer(file_io.read_bytes(path), np.uint8), cv2.IMREAD_UNCHANGED)
-  if image is None:
-    raise ValueError(f"{source}: image size not given and {path} is not a readable image")
-  return image.shape[1], image.shape[0]
-
-
 def _sequence_number(name: str) -> int:
   match = re.match(r"\d+", name)
   return int(match.group()) if match else 0
@@ -215,8 +219,8 @@ class _ListedFrame:
   size: Optional[tuple[int, int]]
 
 
-def _dense_video(name: str, folder: str, image_root: str, naming: FrameNaming, num_frames: int,
-                 listed: dict[int, _ListedFrame], source: Any, min_frames: int,
+def _dense_video(name: str, folder: str, root: path_containment.Root, naming: FrameNaming,
+                 num_frames: int, listed: dict[int, _ListedFrame], source: Any, min_frames: int,
                  check_images: bool) -> records.Video:
   """Builds all `num_frames` frames; frames not in `listed` are unlabeled and empty.
 
@@ -231,12 +235,13 @@ def _dense_video(name: str, folder: str, image_root: str, naming: FrameNaming, n
     if not naming.first <= number_ <= last:
       raise ValueError(f"{source}: frame {naming.file_name(number_)} of {name} lies outside "
                        f"frames {naming.first}..{last} (nframes {num_frames})")
-  paths = {n: os.path.join(image_root, folder, naming.file_name(n))
+  paths = {n: root.join(posixpath.join(folder, naming.file_name(n)), source,
+                       f"video {name}, frame {n}")
            for n in range(naming.first, last + 1)}
   sizes = {frame.size for frame in listed.values() if frame.size is not None}
   if len(sizes) > 1:
     raise ValueError(f"{source}: video {name} has frames of different sizes {sorted(sizes)}")
-  size = sizes.pop() if sizes else _image_size(paths[min(listed)], source)
+  size = sizes.pop() if sizes else image_check.read_jpeg_size(paths[min(listed)], source)
   with_id = [f for f in listed.values() if f.image_id is not None]
   id_base = (with_id[0].image_id - with_id[0].number if with_id
              else _sequence_number(name) * 10_000)
@@ -290,7 +295,7 @@ def _person_18(annotation: dict, size: tuple[int, int], aspect_ratio: float, sou
   """One annotation -> Person, or None (counted) for the skips of SPEC 3.1."""
   keypoints = numbers(field(annotation, "keypoints", source, where), source,
                       f"{where}.keypoints", count=3 * keypoints_lib.NUM_JOINTS)
-  box = numbers(field(annotation, "bbox", source, where), source, f"{where}.bbox", count=4)
+  person_box = box(field(annotation, "bbox", source, where), source, f"{where}.bbox")
   head = annotation.get("bbox_head")
   head_box = None if head is None else numbers(head, source, f"{where}.bbox_head", count=4)
   scores = annotation.get("scores", [])
@@ -303,7 +308,7 @@ def _person_18(annotation: dict, size: tuple[int, int], aspect_ratio: float, sou
     counts[SKIP_NO_KEYPOINTS] += 1
     return None
   person = person_from_box(
-      keypoints, box, size[0], size[1], aspect_ratio, head_box=head_box,
+      keypoints, person_box, size[0], size[1], aspect_ratio, head_box=head_box,
       track_id=integer(annotation.get("track_id", -1), source, f"{where}.track_id"),
       score=number(annotation.get("score", 1.0), source, f"{where}.score"),
       joint_scores=joint_scores)
@@ -312,7 +317,7 @@ def _person_18(annotation: dict, size: tuple[int, int], aspect_ratio: float, sou
   return person
 
 
-def _videos_from_coco(data: Any, source: Any, image_root: str, aspect_ratio: float,
+def _videos_from_coco(data: Any, source: Any, root: path_containment.Root, aspect_ratio: float,
                       naming: Optional[FrameNaming], min_frames: int, check_images: bool,
                       skipped: Optional[collections.Counter]) -> tuple[records.Video, ...]:
   """COCO-style dict (images + annotations of one or many videos) -> dense videos."""
@@ -325,9 +330,8 @@ def _videos_from_coco(data: Any, source: Any, image_root: str, aspect_ratio: flo
   frame_by_id = {}
   for i, image in enumerate(images):
     where = f"images[{i}]"
-    file_name = field(image, "file_name", source, where)
-    if not isinstance(file_name, str):
-      raise ValueError(f"{source}: {where}.file_name is not a string: {_short(file_name)}")
+    file_name = root.relative(field(image, "file_name", source, where), source,
+                              f"{where}.file_name")
     folder, frame_number, digits = _frame_number(file_name, source, f"{where}.file_name")
     image_id = integer(field(image, "id", source, where), source, f"{where}.id")
     nframes = integer(field(image, "nframes", source, where), source, f"{where}.nframes")
@@ -364,15 +368,16 @@ def _videos_from_coco(data: Any, source: Any, image_root: str, aspect_ratio: flo
     size = frame.size
     if size is None:
       folder_naming = videos[folder][0]
-      size = _image_size(os.path.join(image_root, folder, folder_naming.file_name(frame.number)),
-                         source)
+      size = image_check.read_jpeg_size(
+          root.join(posixpath.join(folder, folder_naming.file_name(frame.number)), source,
+                    f"{where}.image_id"), source)
       frame.size = size
     person = _person_18(annotation, size, aspect_ratio, source, where, counts)
     if person is not None:
       frame.persons.append(person)
   _log_skips(source, counts, skipped)
   return tuple(
-      _dense_video(posixpath.basename(folder), folder, image_root, video_naming, nframes, listed,
+      _dense_video(posixpath.basename(folder), folder, root, video_naming, nframes, listed,
                    source, min_frames, check_images)
       for folder, (video_naming, nframes, listed) in videos.items())
 
@@ -390,8 +395,8 @@ def read_posetrack18_video(json_path: file_io.Path, image_root: file_io.Path,
     supporting frames, which the original replaces by frame A when missing, SPEC 3.2).
   skipped: if given, the skip counts (SKIP_* keys) are added to it.
   """
-  videos = _videos_from_coco(load_json(json_path), json_path, os.fspath(image_root), aspect_ratio,
-                             POSETRACK18_NAMING, min_frames, check_images, skipped)
+  videos = _videos_from_coco(load_json(json_path), json_path, path_containment.Root(image_root),
+                             aspect_ratio, POSETRACK18_NAMING, min_frames, check_images, skipped)
   if len(videos) != 1:
     raise ValueError(f"{json_path}: images come from {len(videos)} folders "
                      f"{[v.name for v in videos]}, expected one video")
@@ -419,8 +424,8 @@ def read_coco_style(json_path: file_io.Path, image_root: file_io.Path,
   inferred per video from the digits of the listed names (6: PoseTrack18, 8: PoseTrack17).
   Other arguments as in `read_posetrack18_video`.
   """
-  return _videos_from_coco(load_json(json_path), json_path, os.fspath(image_root), aspect_ratio,
-                           naming, min_frames, check_images, skipped)
+  return _videos_from_coco(load_json(json_path), json_path, path_containment.Root(image_root),
+                           aspect_ratio, naming, min_frames, check_images, skipped)
 
 
 def _vid_id(video: records.Video) -> str:
@@ -579,16 +584,17 @@ def read_posetrack17_annolist(json_path: file_io.Path, image_root: file_io.Path,
     raise ValueError(f"{json_path}: 'annolist' is not a non-empty list: {_short(annolist)}")
   folders, listed = set(), {}
   counts = collections.Counter()
-  image_root = os.fspath(image_root)
+  root = path_containment.Root(image_root)
   for i, entry in enumerate(annolist):
     where = f"annolist[{i}]"
-    name = _entry_name(entry, json_path, where)
+    name = root.relative(_entry_name(entry, json_path, where), json_path, f"{where}.image.name")
     folder, frame_number, _ = _frame_number(name, json_path, f"{where}.image.name")
     folders.add(folder)
     if frame_number in listed:
       raise ValueError(f"{json_path}: {where}.image.name '{name}' is listed twice")
     if image_size is None:
-      image_size = _image_size(os.path.join(image_root, name), json_path)
+      image_size = image_check.read_jpeg_size(root.join(name, json_path, f"{where}.image.name"),
+                                              json_path)
     is_labeled = _unwrap(entry.get("is_labeled", 1))
     if not isinstance(is_labeled, (bool, int)):
       raise ValueError(f"{json_path}: {where}.is_labeled is not 0/1: {_short(is_labeled)}")
@@ -608,7 +614,7 @@ def read_posetrack17_annolist(json_path: file_io.Path, image_root: file_io.Path,
   if num_frames is None:
     num_frames = max(listed) - POSETRACK17_NAMING.first + 1
   _log_skips(json_path, counts, skipped)
-  return _dense_video(posixpath.basename(folder), folder, image_root, POSETRACK17_NAMING,
+  return _dense_video(posixpath.basename(folder), folder, root, POSETRACK17_NAMING,
                       num_frames, listed, json_path, min_frames, check_images)
 
 
@@ -659,12 +665,19 @@ def write_posetrack17_annolist_video(video: records.Video, json_path: file_io.Pa
 # ----------------------------------------------------------------------------- both formats
 
 
+def _listed_images(data: Any, json_path: file_io.Path) -> list:
+  """The `images` list of a PoseTrack18 or COCO-style file."""
+  images = field(data, "images", json_path, "the top level")
+  if not isinstance(images, list):
+    raise ValueError(f"{json_path}: 'images' is not a list: {_short(images)}")
+  return images
+
+
 def listed_frame_ids(json_path: file_io.Path) -> tuple[int, ...]:
   """Frame numbers (records.Frame.frame_id) of the frames a per-video file lists, in file order.
 
-  Works for PoseTrack18 JSON and PoseTrack17 annolist. The PoseTrack evaluation pairs the frames
-  of a prediction file with the ground truth's by position, so predictions are written for
-  exactly these frames in this order (eval.predictions).
+  Works for PoseTrack18 JSON and PoseTrack17 annolist. Prediction files are written for exactly
+  these frames in this order (eval.predictions), as poseval pairs frames by position.
   """
   data = load_json(json_path)
   if isinstance(data, dict) and "annolist" in data:
@@ -672,20 +685,34 @@ def listed_frame_ids(json_path: file_io.Path) -> tuple[int, ...]:
     names = [(_entry_name(entry, json_path, f"annolist[{i}]"), f"annolist[{i}].image.name")
              for i, entry in enumerate(entries)]
   else:
-    images = field(data, "images", json_path, "the top level")
-    if not isinstance(images, list):
-      raise ValueError(f"{json_path}: 'images' is not a list: {_short(images)}")
     names = [(field(image, "file_name", json_path, f"images[{i}]"), f"images[{i}].file_name")
-             for i, image in enumerate(images)]
+             for i, image in enumerate(_listed_images(data, json_path))]
   return tuple(_frame_number(str(name), json_path, where)[1] for name, where in names)
+
+
+def listed_image_ids(json_path: file_io.Path) -> Optional[frozenset[int]]:
+  """The image ids a PoseTrack18 or COCO-style file lists (such files list every frame), or
+  None for a PoseTrack17 annolist (it lists only labeled frames and has no ids)."""
+  data = load_json(json_path)
+  if isinstance(data, dict) and "annolist" in data:
+    return None
+  return frozenset(integer(field(image, "id", json_path, f"images[{i}]"), json_path,
+                           f"images[{i}].id")
+                   for i, image in enumerate(_listed_images(data, json_path)))
 
 
 READERS = ("posetrack18", "posetrack17")
 
 
 def split_annotation_files(root: file_io.Path, split: str) -> list[str]:
-  """The per-video files `root/annotations/<split>/*.json` of the dataset layout, sorted."""
+  """The per-video files `root/annotations/<split>/*.json` of the dataset layout, sorted.
+
+  A missing root or annotation folder is a FileNotFoundError naming it.
+  """
   annotation_dir = os.path.join(os.fspath(root), "annotations", split)
+  for folder, what in ((root, "dataset root"), (annotation_dir, f"annotation folder of {split}")):
+    if not file_io.exists(folder):
+      raise FileNotFoundError(f"{folder}: {what} does not exist")
   paths = file_io.glob(os.path.join(annotation_dir, "*.json"))
   if not paths:
     raise ValueError(f"{annotation_dir}: no *.json annotation files")

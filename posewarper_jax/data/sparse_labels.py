@@ -19,6 +19,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from posewarper_jax.data import cli_paths
 from posewarper_jax.data import posetrack
 from posewarper_jax.data import records
 
@@ -160,8 +161,10 @@ def select(videos: Sequence[records.Video], seed: int, every: Optional[int] = No
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
   parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-  parser.add_argument("--annotations", required=True, help="folder of PoseTrack18 *.json")
-  parser.add_argument("--images", required=True, help="image root of the file_names")
+  parser.add_argument("--annotations", required=True, type=cli_paths.existing,
+                      help="folder of PoseTrack18 *.json")
+  parser.add_argument("--images", required=True, type=cli_paths.existing,
+                      help="image root of the file_names")
   parser.add_argument("--out", required=True, help="output folder for the selected *.json")
   parser.add_argument("--every-k", type=int, help="keep every k-th labeled frame")
   parser.add_argument("--start", type=int, default=0, help="first kept labeled frame (every-k)")

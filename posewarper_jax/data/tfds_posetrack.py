@@ -27,6 +27,7 @@ stored (training and the pair pipeline do not use them).
 
 import collections
 import dataclasses
+import functools
 import os
 from typing import Any, Iterable, Optional
 
@@ -35,8 +36,9 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from posewarper_jax.data import file_io
 from posewarper_jax.data import keypoints as keypoints_lib
-from posewarper_jax.data import neighbours
+from posewarper_jax.data import path_containment
 from posewarper_jax.data import posetrack
 from posewarper_jax.data import records
 
@@ -127,10 +129,15 @@ class PosetrackFrames(tfds.core.GeneratorBasedBuilder):
       yield from examples_from_video(video, root, config.neighbour_range)
 
 
+def _key(video_name: str, position: int) -> str:
+  """The key of the example of frame `position` of a video."""
+  return f"{video_name}/{position:06d}"
+
+
 def examples_from_video(video: records.Video, root: str, neighbour_range: int):
   """(key, example) per labeled frame; paths relative to `root`, "" for missing neighbours."""
   offsets = range(-neighbour_range, neighbour_range + 1)
-  exists = neighbours.FileExistence()
+  exists = functools.cache(file_io.exists)
   last = len(video.frames) - 1
   for position in video.labeled_positions:
     frame = video.frames[position]
@@ -144,7 +151,7 @@ def examples_from_video(video: records.Video, root: str, neighbour_range: int):
         "has_head_box": p.head_box is not None,
         "track_id": p.track_id, "score": p.score,
     } for p in frame.persons]
-    yield f"{video.name}/{position:06d}", {
+    yield _key(video.name, position), {
         "video_name": video.name, "frame_position": position, "num_frames": len(video.frames),
         "frame_id": frame.frame_id, "image_id": frame.image_id,
         "width": frame.width, "height": frame.height,
@@ -159,14 +166,17 @@ def _text(value: Any) -> str:
   return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def videos_from_examples(examples: Iterable[dict[str, Any]],
-                         image_root: str) -> tuple[records.Video, ...]:
+def videos_from_examples(examples: Iterable[dict[str, Any]], image_root: str,
+                         source: str = "TFDS examples") -> tuple[records.Video, ...]:
   """Numpy examples (tfds.as_numpy) -> Videos sorted by name, ready for the pipelines.
 
   Each video has all `num_frames` frames; labeled frames carry their persons and neighbour
-  frames their paths (joined to `image_root`). Frames outside every stored window, and missing
-  neighbours, get path "" (treated as missing: frame t is used instead) and ids -1.
+  frames their paths (joined to `image_root`; a path that is absolute or leaves it is a
+  ValueError naming `source`, the example and the value: path_containment). Frames outside every
+  stored window, and missing neighbours, get path "" (treated as missing: frame t is used
+  instead) and ids -1.
   """
+  root = path_containment.Root(image_root)
   by_video = collections.defaultdict(list)
   for example in examples:
     by_video[_text(example["video_name"])].append(example)
@@ -178,9 +188,11 @@ def videos_from_examples(examples: Iterable[dict[str, Any]],
     frames: list[Optional[records.Frame]] = [None] * num_frames
     paths = [""] * num_frames
     for item in items:
-      for position, path in zip(item["neighbour_positions"], item["neighbour_paths"]):
+      where = f"example {_key(name, int(item['frame_position']))}"
+      for k, (position, path) in enumerate(zip(item["neighbour_positions"],
+                                               item["neighbour_paths"])):
         if _text(path):
-          paths[position] = os.path.join(image_root, _text(path))
+          paths[position] = root.join(_text(path), source, f"{where}.neighbour_paths[{k}]")
     for item in items:
       people = item["persons"]
       persons = tuple(records.Person(
@@ -191,7 +203,8 @@ def videos_from_examples(examples: Iterable[dict[str, Any]],
                       for k in range(len(people["keypoints"])))
       position = int(item["frame_position"])
       frames[position] = records.Frame(
-          path=os.path.join(image_root, _text(item["image_path"])),
+          path=root.join(_text(item["image_path"]), source,
+                         f"example {_key(name, position)}.image_path"),
           frame_id=int(item["frame_id"]), image_id=int(item["image_id"]), width=width,
           height=height, is_labeled=True, persons=persons)
     frames = [frame or records.Frame(path=paths[i], frame_id=-1, image_id=-1, width=width,
@@ -205,5 +218,6 @@ def read_split(builder: tfds.core.DatasetBuilder, split: str,
                image_root: str) -> tuple[records.Video, ...]:
   """A prepared split as Videos; image_root: the config's folder (local or cloud path)."""
   dataset = builder.as_dataset(split=split, shuffle_files=False)
-  return videos_from_examples(tfds.as_numpy(dataset), image_root)
+  return videos_from_examples(tfds.as_numpy(dataset), image_root,
+                              source=f"{builder.info.full_name} split {split!r}")
 

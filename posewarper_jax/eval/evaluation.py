@@ -1,6 +1,7 @@
 """Evaluates a checkpoint on one split of a PoseTrack-layout dataset (SPEC 6, 7b).
 
-  boxes (ground truth or detections) -> predict.predict -> per-video prediction files
+  boxes (ground truth or detections, datasets.evaluation_split) -> predict.predict
+  -> per-video prediction files
   -> the PoseTrack mAP against the split's ground-truth files -> results.json.
 
 Layout of a dataset root (PoseTrack17, PoseTrack18 and the synthetic videos alike):
@@ -10,55 +11,68 @@ Layout of a dataset root (PoseTrack17, PoseTrack18 and the synthetic videos alik
 import json
 import os
 import time
-from typing import Any
+from typing import Any, Optional
 
 from absl import logging
+import flax.linen as nn
+import jax
 import ml_collections
 
 from posewarper_jax import models
-from posewarper_jax.data import detections
+from posewarper_jax.data import datasets
 from posewarper_jax.data import file_io
+from posewarper_jax.data import frame_pairs
 from posewarper_jax.data import posetrack
 from posewarper_jax.inference import predict
 from posewarper_jax.eval import posetrack_map
 from posewarper_jax.eval import predictions
 
-BOX_SOURCES = ("gt", "detections")
 PREDICTIONS_DIR = "predictions"  # PoseTrack18 JSON, one file per video.
 ANNOLIST_DIR = "predictions_annolist"  # The same predictions as PoseTrack17 annolist.
 RESULTS_FILE = "results.json"
 
 
-def check_data_config(config: ml_collections.ConfigDict) -> None:
-  if not config.root:
-    raise ValueError("config.data.root is empty: set it to the dataset root "
-                     "(images/<split>/..., annotations/<split>/*.json)")
-  if config.format not in posetrack.READERS:
-    raise ValueError(f"config.data.format={config.format!r}: expected one of {posetrack.READERS}")
-  if config.boxes not in BOX_SOURCES:
-    raise ValueError(f"config.data.boxes={config.boxes!r}: expected one of {BOX_SOURCES}")
-  if config.boxes == "detections" and not config.detections:
-    raise ValueError("config.data.boxes='detections' needs config.data.detections, the box file")
+def load_inputs(config: ml_collections.ConfigDict, checkpoint_dir: file_io.Path
+                ) -> tuple[datasets.EvaluationSplit, nn.Module, dict]:
+  """What `evaluate` reads before any work: the checked config sections, the split and the
+  checkpoint (models.load: exported, or a training workdir) as (split, model, variables).
 
-
-def evaluate(config: ml_collections.ConfigDict, checkpoint_dir: str,
-             output_dir: str) -> dict[str, Any]:
-  """Runs the whole evaluation; returns posetrack_map's results (percent).
-
-  config: with sections `data`, `input` and `eval` (configs/common.py). Writes output_dir/predictions/<ground-truth file name> (and
-  predictions_annolist/ when config.eval.write_annolist) and output_dir/results.json.
+  A missing input is a FileNotFoundError, a malformed one a ValueError, both naming it.
   """
-  check_data_config(config.data)
   predict.check_eval_config(config.eval)
+  frame_pairs.check_config(config.input)
+  split = datasets.evaluation_split(config.data)
   model, variables = models.load(checkpoint_dir)
-  json_paths = posetrack.split_annotation_files(config.data.root, config.data.split)
-  videos = tuple(posetrack.read_video_file(config.data.format, path, config.data.root)
-                 for path in json_paths)
-  if config.data.boxes == "detections":
-    videos = detections.read_detections(config.data.detections, videos,
-                                        config.data.min_box_score)
+  return split, model, variables
+
+
+def evaluate(config: ml_collections.ConfigDict, checkpoint_dir: file_io.Path,
+             output_dir: file_io.Path) -> dict[str, Any]:
+  """Evaluates the checkpoint on config.data.split (`load_inputs`, then `evaluate_model`)."""
+  split, model, variables = load_inputs(config, checkpoint_dir)
+  return evaluate_model(config, model, variables, output_dir, split=split,
+                        source=os.fspath(checkpoint_dir))
+
+
+def evaluate_model(config: ml_collections.ConfigDict, model: nn.Module, variables: dict,
+                   output_dir: file_io.Path, *, split: Optional[datasets.EvaluationSplit] = None,
+                   mesh: Optional[jax.sharding.Mesh] = None, source: str = "") -> dict[str, Any]:
+  """Predicts every box of the split, writes the prediction files, scores them.
+
+  config: with sections `data`, `input` and `eval` (configs/common.py). `variables`
+  ({"params", "batch_stats"}) are used as they are, e.g. a training run's in-memory ones; split
+  defaults to datasets.evaluation_split(config.data); mesh: local devices (predict.predict).
+  Writes output_dir/predictions/<ground-truth file name> (and predictions_annolist/ when
+  config.eval.write_annolist) and output_dir/results.json; returns posetrack_map's results
+  (percent).
+  """
+  predict.check_eval_config(config.eval)
+  split = datasets.evaluation_split(config.data) if split is None else split
+  videos, json_paths = split.videos, split.annotation_files
+  output_dir = os.fspath(output_dir)
   start = time.perf_counter()
-  predicted = predict.predict(videos, model, variables, config.input, config.eval)
+  predicted = predict.predict(videos, model, variables, config.input, config.eval, mesh=mesh,
+                              annotation_files=json_paths)
   seconds = time.perf_counter() - start
   num_boxes = sum(len(frame.persons) for video in videos for frame in video.frames)
   logging.info("%d boxes in %.1f s (%.2f boxes/s)", num_boxes, seconds, num_boxes / seconds)
@@ -74,7 +88,7 @@ def evaluate(config: ml_collections.ConfigDict, checkpoint_dir: str,
                                   output_format="annolist")
   gt_dir = os.path.dirname(json_paths[0])
   results = posetrack_map.posetrack_map(gt_dir, prediction_dir)
-  summary = {**results, "checkpoint": os.fspath(checkpoint_dir), "ground_truth": gt_dir,
+  summary = {**results, "checkpoint": source, "ground_truth": gt_dir,
              "num_boxes": num_boxes, "inference_seconds": seconds, "config": config.to_dict()}
   file_io.write_text(os.path.join(output_dir, RESULTS_FILE),
                      json.dumps(summary, indent=2, default=str) + "\n")

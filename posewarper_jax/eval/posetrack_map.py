@@ -2,7 +2,9 @@
 
 Reads a directory of ground-truth files and a directory of prediction files (one JSON per
 sequence, paired by basename), in PoseTrack18 (`images`/`annotations`/`categories`) or PoseTrack17
-(`annolist`) format, in any mix. The reading rules are poseval's, which differ on purpose from the
+(`annolist`) format, in any mix. Frames are paired by file name (sequence folder and frame file,
+e.g. `003418_mpii_test/000000.jpg`, whatever the folders above), and image ids must agree where
+both files have them. The reading rules are poseval's, which differ on purpose from the
 training readers in posewarper_jax.data (e.g. a keypoint triple counts unless it is exactly
 (0, 0, 0), whatever its visibility flag).
 
@@ -11,6 +13,9 @@ reported under the names of keypoints.EVAL_JOINT_NAMES.
 
 Deliberate differences from poseval, none of which changes a number on valid input:
 - Bad input raises ValueError naming the file, frame and person instead of an assertion or crash.
+- Frames are paired by file name, not by position: a prediction file may list the ground
+  truth's frames in another order; a frame missing on either side is an error (poseval asserts
+  equal counts and pairs by position).
 - Ignore regions use an even-odd point-in-polygon test; a point on a polygon's boundary (edge or
   vertex) is not inside, as in shapely's `Polygon.contains`. A polygon with fewer than 3 vertices
   contains nothing (poseval cannot build it).
@@ -27,6 +32,7 @@ import math
 import os
 import pathlib
 import re
+import reprlib
 import sys
 from typing import Any, Optional, Sequence
 
@@ -84,10 +90,16 @@ class _Frame:
   """persons: after poseval's `removeRectsWithoutPoints`; num_rects: the count before it.
 
   ignore_regions: polygons, each (V, 2) float64 (x, y).
+  name: the pairing key, sequence folder and frame file ("003418_mpii_test/000000.jpg").
+  image_id: the PoseTrack18 image id, None in annolist files.
+  where: "file ..., frame ..." for error messages.
   """
   persons: list[_Person]
   num_rects: int
   ignore_regions: list[np.ndarray]
+  name: str
+  image_id: Optional[int]
+  where: str
 
 
 # ---------------------------------------------------------------------------------------------
@@ -103,6 +115,18 @@ def _scalar(value: Any, what: str) -> float:
   if isinstance(value, bool) or not isinstance(value, (int, float)):
     raise ValueError(f"{what}: expected a number, got {value!r}")
   return float(value)
+
+
+def _count_and_value(value: Any) -> str:
+  """'16 numbers: [0.5, ...]' for a list, else the value itself, for error messages."""
+  if isinstance(value, list):
+    return f"{len(value)} numbers: {reprlib.repr(value)}"
+  return reprlib.repr(value)
+
+
+def _pairing_name(file_name: str) -> str:
+  """The sequence folder and frame file of an image path, which frames are paired by."""
+  return "/".join(file_name.split("/")[-2:])
 
 
 def _head_size(x1: float, y1: float, x2: float, y2: float) -> float:
@@ -146,6 +170,9 @@ def _read_posetrack18(data: dict, path: str) -> list[_Frame]:
     if video != first_video:  # poseval evaluates only the first video of a file.
       continue
     where = f"{path}, frame {len(frames)} ({file_name})"
+    image_id = image.get("id")
+    if image_id is not None and (isinstance(image_id, bool) or not isinstance(image_id, int)):
+      raise ValueError(f"{where}: image id is not an integer: {image_id!r}")
     regions = []
     if "ignore_regions_x" in image and "ignore_regions_y" in image:
       regions = [_polygon(xs, ys, f"{where}: ignore region")
@@ -153,7 +180,8 @@ def _read_posetrack18(data: dict, path: str) -> list[_Frame]:
     persons = []
     for p, ann in enumerate(by_image.get(image.get("id"), [])):
       persons.append(_read_posetrack18_person(ann, names, slots, f"{where}, person {p}"))
-    frames.append(_Frame(persons, len(persons), regions))
+    frames.append(_Frame(persons, len(persons), regions, _pairing_name(file_name), image_id,
+                         where))
   return frames
 
 
@@ -163,13 +191,13 @@ def _read_posetrack18_person(ann: dict, names: Sequence[str], slots: Sequence[tu
     raise ValueError(f"{where}: no track_id")
   values = ann.get("keypoints")
   if not isinstance(values, list) or len(values) != 3 * len(names):
-    length = len(values) if isinstance(values, list) else values
     raise ValueError(f"{where}: keypoints must be a list of {3 * len(names)} numbers, "
-                     f"got {length!r}")
+                     f"got {_count_and_value(values)}")
   triples = np.array([_scalar(v, f"{where}: keypoints") for v in values]).reshape(-1, 3)
   scores = ann.get("scores") or None  # A missing or empty list gives every joint MISSING_SCORE.
   if scores is not None and (not isinstance(scores, list) or len(scores) != len(names)):
-    raise ValueError(f"{where}: scores must be a list of {len(names)} numbers, got {scores!r}")
+    raise ValueError(f"{where}: scores must be a list of {len(names)} numbers, "
+                     f"got {_count_and_value(scores)}")
   rows = []
   for k, joint_id in slots:
     x, y, v = triples[k]
@@ -194,6 +222,12 @@ def _read_annolist(data: dict, path: str) -> list[_Frame]:
     where = f"{path}, frame {f}"
     if not isinstance(frame, dict) or not isinstance(frame.get("annorect"), list):
       raise ValueError(f"{where}: no annorect list")
+    image = frame.get("image")
+    image = image[0] if isinstance(image, list) and len(image) == 1 else image
+    name = image.get("name") if isinstance(image, dict) else None
+    if not isinstance(name, str):
+      raise ValueError(f"{where}: image must be {{name: <file name>}}, got {image!r}")
+    where = f"{where} ({name})"
     regions = []
     for region in frame.get("ignore_regions") or []:
       points = region.get("point") if isinstance(region, dict) else None
@@ -206,7 +240,8 @@ def _read_annolist(data: dict, path: str) -> list[_Frame]:
       person = _read_annorect(rect, f"{where}, person {r}")
       if person is not None:
         persons.append(person)
-    frames.append(_Frame(persons, len(frame["annorect"]), regions))
+    frames.append(_Frame(persons, len(frame["annorect"]), regions, _pairing_name(name), None,
+                         where))
   return frames
 
 
@@ -244,8 +279,39 @@ def _read_sequence(path: str) -> list[_Frame]:
   raise ValueError(f"{path}: neither PoseTrack17 (annolist) nor PoseTrack18 (images) format")
 
 
+def _by_name(frames: list[_Frame], path: pathlib.Path) -> dict[str, _Frame]:
+  by_name = {}
+  for frame in frames:
+    if frame.name in by_name:
+      raise ValueError(f"{frame.where}: frame {frame.name} is listed twice in {path}")
+    by_name[frame.name] = frame
+  return by_name
+
+
+def _pair_frames(gt_file: pathlib.Path, pred_file: pathlib.Path) -> list[tuple[_Frame, _Frame]]:
+  """(GT frame, prediction frame) of one sequence, paired by name; ids must agree."""
+  gt_frames = _by_name(_read_sequence(str(gt_file)), gt_file)
+  pred_frames = _by_name(_read_sequence(str(pred_file)), pred_file)
+  pairs = []
+  for name, gt in gt_frames.items():
+    pred = pred_frames.pop(name, None)
+    if pred is None:
+      raise ValueError(f"{pred_file}: no frame {name}, which the ground truth lists ({gt.where})")
+    if None not in (gt.image_id, pred.image_id) and gt.image_id != pred.image_id:
+      raise ValueError(f"{pred.where}: image id {pred.image_id}, but the ground truth says "
+                       f"{gt.image_id} ({gt.where})")
+    pairs.append((gt, pred))
+  if pred_frames:
+    extra = next(iter(pred_frames.values()))
+    raise ValueError(f"{extra.where}: frame {extra.name} is not in the ground truth {gt_file}")
+  return pairs
+
+
 def _read_pairs(gt_dir: str, pred_dir: str) -> list[tuple[_Frame, _Frame]]:
-  """(GT frame, prediction frame) pairs of all sequences, paired by basename and position."""
+  """(GT frame, prediction frame) pairs of all sequences, files paired by basename."""
+  for directory, what in ((gt_dir, "ground-truth"), (pred_dir, "prediction")):
+    if not os.path.isdir(directory):
+      raise FileNotFoundError(f"{directory}: {what} folder does not exist")
   gt_files = sorted(pathlib.Path(gt_dir).glob("*.json"))
   if not gt_files:
     raise ValueError(f"{gt_dir}: no ground-truth *.json files")
@@ -254,12 +320,7 @@ def _read_pairs(gt_dir: str, pred_dir: str) -> list[tuple[_Frame, _Frame]]:
     pred_file = pathlib.Path(pred_dir) / gt_file.name
     if not pred_file.is_file():
       raise ValueError(f"{pred_file}: prediction file for {gt_file} does not exist")
-    gt_frames = _read_sequence(str(gt_file))
-    pred_frames = _read_sequence(str(pred_file))
-    if len(gt_frames) != len(pred_frames):
-      raise ValueError(f"{pred_file}: {len(pred_frames)} frames but the ground truth "
-                       f"{gt_file} has {len(gt_frames)}")
-    pairs += list(zip(gt_frames, pred_frames))
+    pairs += _pair_frames(gt_file, pred_file)
   return pairs
 
 
@@ -402,7 +463,8 @@ def posetrack_map(gt_dir: str, pred_dir: str) -> dict[str, dict[str, float]]:
 
   Returns {"per_joint": {name: AP} over keypoints.EVAL_JOINT_NAMES, "table": {"Head",
   "Shoulder", "Elbow", "Wrist", "Hip", "Knee", "Ankle", "Total"}}.
-  Raises ValueError for missing or malformed files (naming file, frame and person).
+  Raises FileNotFoundError for a missing folder and ValueError for missing or malformed files
+  (naming file, frame and person) and for frames that do not pair up.
   """
   scores = [[] for _ in range(NUM_EVAL_JOINTS)]
   labels = [[] for _ in range(NUM_EVAL_JOINTS)]
@@ -444,7 +506,7 @@ def main(argv: Sequence[str]) -> int:
     return 2
   try:
     results = posetrack_map(argv[0], argv[1])
-  except ValueError as e:
+  except (FileNotFoundError, ValueError) as e:
     print(f"error: {e}", file=sys.stderr)
     return 1
   print(format_results(results))

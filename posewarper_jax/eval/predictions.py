@@ -1,8 +1,9 @@
 """Predicted videos -> per-video prediction files for the PoseTrack evaluation (SPEC 6.5, 6.6).
 
 One file per video, named like its ground-truth file, listing the same frames in the same order
-(the evaluation pairs frames by position). A listed frame without predictions gets the original's
-dummy person: one joint (right ankle, poseval id 0) at (0, 0) with score DUMMY_SCORE.
+(poseval pairs frames by position; eval.posetrack_map pairs them by file name). A listed frame
+without predictions gets the original's dummy person: one joint (right ankle, poseval id 0) at
+(0, 0) with score DUMMY_SCORE.
 """
 
 import dataclasses

@@ -28,6 +28,7 @@ import ml_collections
 import numpy as np
 
 from posewarper_jax.data import eval_inputs
+from posewarper_jax.data import file_io
 from posewarper_jax.data import keypoints
 from posewarper_jax.data import records
 from posewarper_jax.data import transforms
@@ -95,16 +96,20 @@ def heatmap_function(model: nn.Module, mode: str, mesh: jax.sharding.Mesh,
 
 def predict(videos: Sequence[records.Video], model: nn.Module, variables: dict,
             input_config: ml_collections.ConfigDict, eval_config: ml_collections.ConfigDict,
-            *, mesh: Optional[jax.sharding.Mesh] = None) -> tuple[records.Video, ...]:
+            *, mesh: Optional[jax.sharding.Mesh] = None,
+            annotation_files: Optional[Sequence[file_io.Path]] = None
+            ) -> tuple[records.Video, ...]:
   """Predicts the joints of every person box of `videos`.
 
   Args:
     videos: dense videos; every Person of every frame is a box (center, scale, score).
     model, variables: an HRNet or PoseWarper and its {"params", "batch_stats"}.
-    input_config: the `input` config section (image_size, decoding, warping).
+    input_config: the `input` config section (image_size, decoding, warping, and
+      skip_corrupt_images: images skipped as corrupt are logged, see data.eval_inputs).
     eval_config: the `eval` config section (configs/common.py).
     mesh: the caller's data-parallel mesh of this process's devices (default: a mesh over all
       local devices); `variables` may already live on it.
+    annotation_files: per video, the file that listed it, named in errors about its images.
   Returns:
     The videos with each box replaced by its prediction: keypoints (17, 3) with (x, y, 1),
     joint_scores (17,), score (the box score, or the rescored person score), box, centre, scale
@@ -117,9 +122,15 @@ def predict(videos: Sequence[records.Video], model: nn.Module, variables: dict,
   variables = jax.device_put({"params": variables["params"],
                               "batch_stats": variables["batch_stats"]},
                              sharding.replicated(mesh))
+  skipped = collections.Counter()
   dataset = eval_inputs.make_eval_dataset(videos, input_config,
                                           batch_size=eval_config.batch_size,
-                                          single_frame=eval_config.mode == "single")
+                                          single_frame=eval_config.mode == "single",
+                                          annotation_files=annotation_files,
+                                          skip_corrupt_images=input_config.skip_corrupt_images,
+                                          skipped=skipped)
+  if skipped:
+    logging.warning("prediction inputs: skipped %s", dict(skipped))
   boxes = collections.defaultdict(list)  # Per-box results, batch by batch.
   start, count = time.perf_counter(), 0
   for batch in dataset.as_numpy_iterator():

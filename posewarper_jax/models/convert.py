@@ -22,7 +22,9 @@ import argparse
 import dataclasses
 import json
 import pathlib
+import pickle
 import re
+import zipfile
 from typing import Any, Mapping, Optional, Sequence
 
 import flax.linen as nn
@@ -30,6 +32,7 @@ import jax
 import numpy as np
 from flax import traverse_util
 
+from posewarper_jax.data import cli_paths
 from posewarper_jax.models import checkpoint
 from posewarper_jax.models.hrnet import ARCH_WIDTHS, HRNet, hrnet
 from posewarper_jax.models.posewarper import PoseWarper, posewarper
@@ -247,19 +250,45 @@ def to_pytorch(variables: Mapping[str, Any], model: nn.Module,
 
 
 def read_state_dict(path: pathlib.Path) -> dict[str, np.ndarray]:
-  """Reads a .pth (needs torch; weights only, never arbitrary unpickling) or .npz state dict."""
+  """Reads a .pth/.pt (needs torch) or .npz state dict {name: array}.
+
+  .pth files are read with `torch.load(weights_only=True)` only, never by arbitrary unpickling; a
+  checkpoint {"state_dict": {...}, ...} is unwrapped (`unwrap_state_dict`). A missing file is a
+  FileNotFoundError; a file that is not a state dict is a ValueError saying what was found.
+  """
   path = pathlib.Path(path)
-  if path.suffix == ".npz":
-    with np.load(path, allow_pickle=False) as archive:
-      return unwrap_state_dict({k: archive[k] for k in archive.files})
-  if path.suffix not in (".pth", ".pt"):
+  if path.suffix not in (".npz", ".pth", ".pt"):
     raise ValueError(f"convert: {path} must be a .pth, .pt or .npz file")
+  if not path.is_file():
+    raise FileNotFoundError(f"convert: {path} does not exist")
+  if path.suffix == ".npz":
+    try:
+      archive = np.load(path, allow_pickle=False)
+      if not isinstance(archive, Mapping):
+        raise ValueError(f"it holds a single array of shape {archive.shape}")
+      with archive:
+        return unwrap_state_dict({k: archive[k] for k in archive.files})
+    except (OSError, ValueError, zipfile.BadZipFile) as error:
+      raise ValueError(f"convert: {path} is not a .npz archive of arrays: {error}") from None
   try:
     import torch  # pylint: disable=import-outside-toplevel
   except ImportError as error:
     raise ImportError(f"convert: reading {path} needs PyTorch, which is not installed; install "
                       f"torch or save the state dict as .npz of the same keys") from error
-  state = unwrap_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+  try:
+    loaded = torch.load(path, map_location="cpu", weights_only=True)
+  except (pickle.UnpicklingError, RuntimeError, EOFError) as error:
+    reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    raise ValueError(f"convert: {path} cannot be read as weights only "
+                     f"(torch.load(weights_only=True)): {reason}") from None
+  if not isinstance(loaded, Mapping):
+    raise ValueError(f"convert: {path} holds a {type(loaded).__name__}, not a state dict "
+                     "{name: tensor}")
+  state = unwrap_state_dict(loaded)
+  for key, value in state.items():
+    if not isinstance(value, torch.Tensor):
+      raise ValueError(f"convert: {path} is not a state dict: entry {key!r} is a "
+                       f"{type(value).__name__}, not a tensor")
   return {k: (v.detach().float() if v.is_floating_point() else v).numpy()
           for k, v in state.items()}
 
@@ -269,9 +298,9 @@ def main(argv: Optional[Sequence[str]] = None) -> pathlib.Path:
   parser.add_argument("--source", choices=SOURCES, required=True)
   parser.add_argument("--arch", choices=tuple(ARCH_WIDTHS), default=None,
                       help="published HRNet width (or give --model-config)")
-  parser.add_argument("--model-config", type=pathlib.Path, default=None,
+  parser.add_argument("--model-config", type=cli_paths.existing, default=None,
                       help="a model.json as written by models.save, for other model shapes")
-  parser.add_argument("--input", type=pathlib.Path, required=True, help=".pth or .npz")
+  parser.add_argument("--input", type=cli_paths.existing, required=True, help=".pth or .npz")
   parser.add_argument("--output", type=pathlib.Path, required=True, help="checkpoint directory")
   parser.add_argument("--target", choices=("hrnet", "posewarper"), default=None,
                       help="model built from --arch (default: hrnet for source hrnet, else "
@@ -282,7 +311,7 @@ def main(argv: Optional[Sequence[str]] = None) -> pathlib.Path:
   if (args.arch is None) == (args.model_config is None):
     parser.error("give exactly one of --arch and --model-config")
   if args.model_config is not None:
-    model = checkpoint.model_from_config(json.loads(args.model_config.read_text()))
+    model = checkpoint.model_from_config(json.loads(pathlib.Path(args.model_config).read_text()))
   elif (args.target or ("hrnet" if args.source == "hrnet" else "posewarper")) == "hrnet":
     model = hrnet(args.arch)
   else:

@@ -1,3 +1,7 @@
+import collections
+import json
+import shutil
+
 import cv2
 import numpy as np
 import pytest
@@ -6,8 +10,10 @@ from configs import common
 from posewarper_jax.data import crops
 from posewarper_jax.data import detections
 from posewarper_jax.data import eval_inputs
+from posewarper_jax.data import image_check
 from posewarper_jax.data import posetrack
 from posewarper_jax.data import transforms
+from tests.data import derived_sample
 from tests.data import tiny_posetrack
 
 IMAGE_SIZE = (48, 64)
@@ -104,3 +110,60 @@ def test_detection_boxes(posetrack18_sample, sample_videos):
   np.testing.assert_allclose(boxes["score"], scores, rtol=1e-6)
   assert boxes["score"].min() >= 0.2
   assert np.all(np.isfinite(boxes["frames"]))
+
+
+@pytest.fixture
+def two_videos(posetrack18_sample, tmp_path):
+  """Copies of two sample videos; the first has its frame 0 image also as frame 1."""
+  files = [derived_sample.copy_video(posetrack18_sample, tmp_path, name)[0]
+           for name in (derived_sample.VIDEO, "003418_mpii_test")]
+  shutil.copy(derived_sample.image_path(tmp_path), derived_sample.image_path(tmp_path, frame=1))
+  return tmp_path, files
+
+
+def _read(root, files):
+  return tuple(posetrack.read_posetrack18_video(path, root) for path in files)
+
+
+@pytest.mark.parametrize("frame", [0, 1])  # Frame t of two boxes, or their neighbour t + 1.
+def test_corrupt_image_is_named_or_skipped(two_videos, frame):
+  root, files = two_videos
+  image = derived_sample.image_path(root, frame=frame)
+  image.write_bytes(derived_sample.HTML)
+  videos = _read(root, files)
+  with pytest.raises(ValueError) as error:
+    eval_inputs.make_eval_dataset(videos, _config(), batch_size=4, annotation_files=files)
+  assert str(error.value).startswith(f"{files[0]}: video {derived_sample.VIDEO}, frame {frame}: "
+                                     f"image {image}: not a JPEG image")
+  skipped = collections.Counter()
+  images = image_check.ImageCheck(videos, files, skip_corrupt=True, skipped=skipped)
+  entries = eval_inputs.build_frame_entries(videos, eval_inputs.AGGREGATION_OFFSETS, images)
+  assert skipped == {image_check.SKIP_CORRUPT_IMAGE: 1}
+  if frame == 0:  # The frame and its boxes are skipped.
+    np.testing.assert_array_equal(entries["video_index"], [1])
+  else:  # Read as missing: t + 1 falls back to t.
+    np.testing.assert_array_equal(entries["video_index"], [0, 1])
+    np.testing.assert_array_equal(entries["frame_offsets"][0], [0, 0, 0, 0, 0])
+
+
+def test_declared_size_differs_from_the_image(two_videos):
+  root, files = two_videos
+  data = json.loads(files[0].read_text())
+  data["images"][0].update(width=1280, height=720)
+  derived_sample.write_json(files[0], data)
+  with pytest.raises(ValueError) as error:
+    eval_inputs.make_eval_dataset(_read(root, files), _config(), batch_size=4,
+                                  annotation_files=files)
+  assert str(error.value) == (
+      f"{files[0]}: video {derived_sample.VIDEO}, frame 0: image "
+      f"{derived_sample.image_path(root)} is 1920x1080 pixels, but width x height are declared "
+      "as 1280x720")
+
+
+def test_missing_image_of_a_frame_with_boxes(two_videos):
+  root, files = two_videos
+  derived_sample.image_path(root).unlink()
+  with pytest.raises(FileNotFoundError, match=f"{files[0]}: video {derived_sample.VIDEO}, "
+                     f"frame 0: image {derived_sample.image_path(root)} does not exist"):
+    eval_inputs.make_eval_dataset(_read(root, files), _config(), batch_size=4,
+                                  annotation_files=files)

@@ -1,3 +1,7 @@
+import collections
+import dataclasses
+import shutil
+
 import cv2
 import numpy as np
 import pytest
@@ -5,9 +9,11 @@ import pytest
 from configs import common
 from posewarper_jax.data import crops
 from posewarper_jax.data import frame_pairs
+from posewarper_jax.data import image_check
 from posewarper_jax.data import posetrack
 from posewarper_jax.data import transforms
 from posewarper_jax.viz import pairs as pairs_viz
+from tests.data import derived_sample
 from tests.data import tiny_posetrack
 
 IMAGE_SIZE = (48, 64)
@@ -117,6 +123,59 @@ def test_sharding_by_process(videos):
   assert sorted(seen) == [0, 1, 2, 3]
 
 
+def _assert_same_batches(got, want, skip=()):
+  assert len(got) == len(want)
+  for got_batch, want_batch in zip(got, want):
+    assert set(got_batch) == set(want_batch) - set(skip)
+    for key in got_batch:
+      np.testing.assert_array_equal(got_batch[key], want_batch[key], err_msg=key)
+
+
+def test_resumed_run_sees_the_batches_of_an_uninterrupted_run(videos):
+  make = lambda start_step: frame_pairs.make_pair_dataset(
+      videos, _config(), seed=5, batch_size=3, start_step=start_step)
+  uninterrupted = _batches(make(0), 5)
+  # Batch 3 starts in the third epoch of 4 instances (element 9).
+  _assert_same_batches(_batches(make(3), 2), uninterrupted[3:])
+
+
+def test_every_epoch_is_a_fresh_permutation_of_the_process_instances(videos):
+  many = tuple(videos) * 3  # 12 instances, 6 per process.
+  seen = []
+  for process_index in range(2):
+    dataset = frame_pairs.make_pair_dataset(many, _config(), seed=0, batch_size=6,
+                                            process_index=process_index, process_count=2)
+    epochs = [batch["instance_index"] for batch in _batches(dataset, 4)]
+    local = np.arange(process_index, 12, 2)
+    for order in epochs:
+      np.testing.assert_array_equal(np.sort(order), local)
+    assert any(not np.array_equal(order, epochs[0]) for order in epochs[1:])
+    seen.append(set(local))
+  assert not seen[0] & seen[1]
+
+
+def test_single_frame_is_the_pair_example_without_frame_b(videos):
+  make = lambda single_frame: frame_pairs.make_pair_dataset(
+      videos, _config(), seed=7, batch_size=3, single_frame=single_frame)
+  pairs, singles = _batches(make(False), 3), _batches(make(True), 3)
+  for single, pair in zip(singles, pairs):
+    np.testing.assert_array_equal(single.pop("delta"), 0)
+    pair.pop("delta")
+  _assert_same_batches(singles, pairs, skip=("frame_b",))  # Same order and augmentation.
+
+
+def test_num_instances_counts_the_rows_of_build_instances(videos):
+  frame = videos[0].frames[0]
+  hidden = dataclasses.replace(frame.persons[0], keypoints=frame.persons[0].keypoints * [1, 1, 0])
+  edited = (dataclasses.replace(videos[0], frames=(
+      dataclasses.replace(frame, persons=(hidden, frame.persons[1])),) + videos[0].frames[1:]),
+            ) + tuple(videos[1:])
+  assert frame_pairs.num_instances(edited) == 3  # The person without a visible joint is out.
+  for case in (videos, edited):
+    instances = frame_pairs.build_instances(case, _config(), seed=0)
+    assert frame_pairs.num_instances(case) == len(instances["path_a"])
+
+
 def test_augmented_targets_follow_joints(videos):
   config = _config(decode_ratio="full")
   dataset = frame_pairs.make_pair_dataset(videos, config, seed=2, batch_size=4)
@@ -144,11 +203,12 @@ def test_real_sample_pairs(posetrack18_sample):
 
 
 @pytest.mark.parametrize("field, value", [("delta_mode", "sometimes"), ("decode_ratio", "half"),
-                                          ("warp_backend", "pil"), ("sigma", 2.5)])
+                                          ("warp_backend", "pil"), ("sigma", 2.5),
+                                          ("image_size", (50, 64))])
 def test_bad_config_raises(videos, field, value):
   config = _config()
   config[field] = value
-  with pytest.raises(ValueError, match=field if field != "sigma" else "sigma"):
+  with pytest.raises(ValueError, match=field):
     frame_pairs.make_pair_dataset(videos, config, seed=0, batch_size=2)
 
 
@@ -156,6 +216,60 @@ def test_bad_process_index_raises(videos):
   with pytest.raises(ValueError, match="process_index"):
     frame_pairs.make_pair_dataset(videos, _config(), seed=0, batch_size=2, process_index=2,
                                   process_count=2)
+
+
+@pytest.mark.parametrize("start_step, training", [(-1, True), (2, False)])
+def test_bad_start_step_raises(videos, start_step, training):
+  with pytest.raises(ValueError, match=f"start_step={start_step}"):
+    frame_pairs.make_pair_dataset(videos, _config(), seed=0, batch_size=2,
+                                  start_step=start_step, training=training)
+
+
+@pytest.fixture
+def two_videos(posetrack18_sample, tmp_path):
+  """Copies of two sample videos (frame 0 labeled); the first has its frame 0 image also as
+  frame 1."""
+  files = [derived_sample.copy_video(posetrack18_sample, tmp_path, name)[0]
+           for name in (derived_sample.VIDEO, "003418_mpii_test")]
+  shutil.copy(derived_sample.image_path(tmp_path), derived_sample.image_path(tmp_path, frame=1))
+  videos = tuple(posetrack.read_posetrack18_video(path, tmp_path) for path in files)
+  return videos, files
+
+
+@pytest.mark.parametrize("frame", [0, 1])  # Frame A of the first video, or its frame B = A + 1.
+def test_corrupt_image_is_named_or_skipped(two_videos, frame):
+  videos, files = two_videos
+  image = derived_sample.image_path(files[0].parents[2], frame=frame)
+  derived_sample.truncate(image)
+  with pytest.raises(ValueError) as error:
+    frame_pairs.make_pair_dataset(videos, _config(), seed=0, batch_size=2,
+                                  annotation_files=files)
+  assert str(error.value).startswith(f"{files[0]}: video {derived_sample.VIDEO}, frame {frame}: "
+                                     f"image {image}: truncated JPEG")
+  config = _config(skip_corrupt_images=True)
+  skipped = collections.Counter()
+  instances = frame_pairs.build_instances(videos, config, seed=0, annotation_files=files,
+                                          skipped=skipped)
+  assert skipped == {image_check.SKIP_CORRUPT_IMAGE: 1}
+  first = [len(f.persons) for f in videos[0].frames if f.persons][0]
+  rows = len(instances["path_a"])
+  assert frame_pairs.num_instances(videos, config, annotation_files=files) == rows
+  if frame == 0:  # Frame A gives no instances: the count without reading images is too high.
+    assert set(instances["video_index"]) == {1}
+    assert frame_pairs.num_instances(videos) == rows + first
+  else:  # Read as missing: A + 1 falls back to A.
+    assert frame_pairs.num_instances(videos) == rows
+    np.testing.assert_array_equal(instances["neighbour_deltas"][:first], [[0, 0, 0, 0, 0]] * first)
+
+
+def test_missing_image_of_a_frame_a(two_videos):
+  videos, files = two_videos
+  image = derived_sample.image_path(files[0].parents[2])
+  image.unlink()
+  with pytest.raises(FileNotFoundError, match=f"^{files[0]}: video {derived_sample.VIDEO}, "
+                     f"frame 0: image {image} does not exist$"):
+    frame_pairs.build_instances(videos, _config(skip_corrupt_images=True), seed=0,
+                                annotation_files=files)
 
 
 def test_viz_writes_png_grids(videos, tmp_path):

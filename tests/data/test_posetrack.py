@@ -8,6 +8,7 @@ import pytest
 from posewarper_jax.data import keypoints as keypoints_lib
 from posewarper_jax.data import posetrack
 from posewarper_jax.data import records
+from tests.data import derived_sample
 
 SEQUENCES = ("003418_mpii_test", "009473_mpii_test", "012834_mpii_test")
 NFRAMES = (149, 101, 140)
@@ -297,9 +298,80 @@ def test_image_size_read_from_image_when_absent(posetrack18_sample, tmp_path):
   assert (video.frames[3].width, video.frames[3].height) == (1920, 1080)
   empty_root = tmp_path / "empty"
   empty_root.mkdir()
-  with pytest.raises(ValueError, match=r"no_size\.json: image size not given and image .* does "
-                     "not exist"):
+  with pytest.raises(FileNotFoundError, match=r"no_size\.json: no width and height given, and "
+                     r"image .*000000\.jpg \(read for them\) does not exist"):
     posetrack.read_posetrack18_video(path, empty_root)
+
+
+def test_image_read_for_its_size_must_be_a_jpeg(posetrack18_sample, tmp_path):
+  json_path, data = derived_sample.copy_video(posetrack18_sample, tmp_path)
+  for image in data["images"]:
+    del image["width"], image["height"]
+  derived_sample.write_json(json_path, data)
+  image = derived_sample.image_path(tmp_path)
+  image.write_bytes(derived_sample.HTML)
+  with pytest.raises(ValueError) as error:
+    posetrack.read_posetrack18_video(json_path, tmp_path)
+  assert str(error.value) == (f"{json_path}: no width and height given, and image {image} (read "
+                              "for them): not a JPEG image: it starts with b'<!DOCTYPE html><'")
+
+
+@pytest.mark.parametrize("name, message", [
+    (f"../sibling/images/val/{derived_sample.VIDEO}/000000.jpg", "leaves the dataset root"),
+    ("../../../etc/passwd", "leaves the dataset root"),
+    ("/etc/passwd", "is an absolute path"),
+])
+def test_file_name_outside_the_root(posetrack18_sample, tmp_path, name, message):
+  derived_sample.copy_video(posetrack18_sample, tmp_path / "sibling")  # Readable if reached.
+  json_path, data = derived_sample.copy_video(posetrack18_sample, tmp_path / "root")
+  data["images"][0]["file_name"] = name
+  derived_sample.write_json(json_path, data)
+  with pytest.raises(ValueError, match=message) as error:
+    posetrack.read_posetrack18_video(json_path, tmp_path / "root")
+  assert str(error.value).startswith(f"{json_path}: images[0].file_name '{name}' ")
+
+
+def test_image_folder_linked_out_of_the_root(posetrack18_sample, tmp_path):
+  json_path, _ = derived_sample.copy_video(posetrack18_sample, tmp_path)
+  folder = tmp_path / "images" / "val" / derived_sample.VIDEO
+  target = posetrack18_sample.resolve() / "images" / "val" / derived_sample.VIDEO
+  for image in folder.iterdir():
+    image.unlink()
+  folder.rmdir()
+  folder.symlink_to(target)
+  with pytest.raises(ValueError) as error:
+    posetrack.read_posetrack18_video(json_path, tmp_path)
+  assert str(error.value).startswith(
+      f"{json_path}: images[0].file_name 'images/val/{derived_sample.VIDEO}/000000.jpg' "
+      f"resolves to {target / '000000.jpg'} through a symlink, outside the dataset root")
+
+
+def test_posetrack17_name_outside_the_root(tmp_path):
+  data = json.loads(json.dumps(POSETRACK17))
+  data["annolist"][1]["image"][0]["name"] = "../images/bonn/000042_bonn/00000004.jpg"
+  path = _write(tmp_path, data)
+  with pytest.raises(ValueError, match=r"bad\.json: annolist\[1\]\.image\.name "
+                     r"'\.\./images/bonn/000042_bonn/00000004\.jpg' leaves the dataset root"):
+    posetrack.read_posetrack17_annolist(path, tmp_path, image_size=(640, 480))
+
+
+@pytest.mark.parametrize("index, name", [(2, "width"), (3, "height")])
+def test_negative_box_size(posetrack18_sample, tmp_path, index, name):
+  json_path, data = derived_sample.copy_video(posetrack18_sample, tmp_path)
+  data["annotations"][1]["bbox"][index] = -30
+  derived_sample.write_json(json_path, data)
+  with pytest.raises(ValueError) as error:
+    posetrack.read_posetrack18_video(json_path, tmp_path)
+  assert str(error.value) == (f"{json_path}: annotations[1].bbox[{index}] ({name}) is "
+                              "negative: -30")
+
+
+def test_missing_dataset_folders(posetrack18_sample, tmp_path):
+  with pytest.raises(FileNotFoundError, match=f"{tmp_path / 'none'}: dataset root does not exist"):
+    posetrack.split_annotation_files(tmp_path / "none", "val")
+  with pytest.raises(FileNotFoundError, match=f"{posetrack18_sample / 'annotations' / 'train'}: "
+                     "annotation folder of train does not exist"):
+    posetrack.split_annotation_files(posetrack18_sample, "train")
 
 
 def test_bad_posetrack17_input(tmp_path):

@@ -99,3 +99,41 @@ def test_missing_manual_data_raises(tmp_path):
   (tmp_path / "manual" / "posetrack18").mkdir(parents=True)
   with pytest.raises(ValueError, match="annotations"):
     _prepare("posetrack18", tmp_path / "manual", tmp_path / "data")
+
+
+def _example(image_path, neighbour_paths=("", "", "", "", "")):
+  """A numpy example of frame 0 of a 5-frame video, without persons."""
+  no_persons = {key: np.zeros((0,) + shape) for key, shape in (
+      ("keypoints", (17, 3)), ("box", (4,)), ("center", (2,)), ("scale", (2,)),
+      ("head_box", (4,)), ("has_head_box", ()), ("track_id", ()), ("score", ()))}
+  return {"video_name": b"000001_tiny", "frame_position": 0, "num_frames": 5, "frame_id": 0,
+          "image_id": 10_000, "width": 320, "height": 240, "image_path": image_path.encode(),
+          "neighbour_positions": np.arange(5), "neighbour_paths": np.array(
+              [p.encode() for p in neighbour_paths], object), "persons": no_persons}
+
+
+def test_paths_stay_inside_the_image_root(tmp_path):
+  root, outside = tmp_path / "root", tmp_path / "outside"
+  (root / "images").mkdir(parents=True)
+  outside.mkdir()
+  os.symlink(outside, root / "images" / "link")
+  (video,) = tfds_posetrack.videos_from_examples(
+      [_example("images/a/../000000.jpg", ["", "images/000001.jpg", "", "", ""])], str(root))
+  assert video.frames[0].path == str(root / "images" / "000000.jpg")
+  assert video.frames[1].path == str(root / "images" / "000001.jpg")
+  cases = [
+      (_example("../outside/000000.jpg"),
+       "example 000001_tiny/000000.image_path '../outside/000000.jpg' leaves the dataset root"),
+      (_example("/etc/000000.jpg"),
+       "example 000001_tiny/000000.image_path '/etc/000000.jpg' is an absolute path"),
+      (_example("images/link/000000.jpg"),
+       "example 000001_tiny/000000.image_path 'images/link/000000.jpg' resolves to "
+       f"{outside.resolve()}/000000.jpg through a symlink"),
+      (_example("images/000000.jpg", ["", "", "", "images/../../x.jpg", ""]),
+       "example 000001_tiny/000000.neighbour_paths[3] 'images/../../x.jpg' leaves the dataset "
+       "root"),
+  ]
+  for example, message in cases:
+    with pytest.raises(ValueError) as error:
+      tfds_posetrack.videos_from_examples([example], str(root), source="posetrack_frames/x")
+    assert str(error.value).startswith(f"posetrack_frames/x: {message}")

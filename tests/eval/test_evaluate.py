@@ -3,6 +3,7 @@
 import dataclasses
 import json
 import pathlib
+import shutil
 import subprocess
 import sys
 
@@ -14,6 +15,7 @@ import pytest
 
 from configs import synthetic as synthetic_config
 from posewarper_jax import models
+from posewarper_jax.data import datasets
 from posewarper_jax.data import eval_inputs
 from posewarper_jax.data import posetrack
 from posewarper_jax.data import synthetic
@@ -24,6 +26,7 @@ from posewarper_jax.eval import predictions
 from posewarper_jax.models import HRNet, PoseWarper
 from posewarper_jax import sharding
 from tests.conftest import REPO_ROOT
+from tests.data import derived_sample
 from tests.models.conftest import TINY_HEAD, TINY_HRNET
 
 NUM_VIDEOS, NUM_FRAMES = 2, 5
@@ -62,7 +65,7 @@ def loaded(checkpoint):
 
 @pytest.fixture(scope="module")
 def videos(config):
-  return posetrack.read_split("posetrack18", config.data.root, "val")
+  return datasets.evaluation_split(config.data).videos
 
 
 def test_aggregation_takes_frames_in_time_order(loaded, videos, config):
@@ -119,7 +122,7 @@ def test_predict_decodes_every_gt_box(loaded, videos, config):
         assert np.all(np.isfinite(prediction.joint_scores))
         # Joints decode inside the crop box (centre +- scale * 200 / 2).
         half = person.scale * 200 / 2
-        assert np.all(np.abs(prediction.keypoints[:, :2] - person.center) <= half + 1e-3)  # float32 keypoints
+        assert np.all(np.abs(prediction.keypoints[:, :2] - person.center) <= half + 1e-3)
 
 
 def test_rescoring_with_oks_nms_drops_duplicate_boxes(loaded, videos, config):
@@ -136,6 +139,30 @@ def test_rescoring_with_oks_nms_drops_duplicate_boxes(loaded, videos, config):
   assert kept.score <= 1.0 and kept.score == pytest.approx(
       np.mean(kept.joint_scores[kept.joint_scores > 0.2]) if np.any(kept.joint_scores > 0.2)
       else 0.0)
+
+
+def test_corrupt_image_is_named_or_skipped(loaded, config, tmp_path):
+  model, variables = loaded
+  root = tmp_path / "root"
+  shutil.copytree(config.data.root, root)
+  copy = ml_collections.ConfigDict(config.to_dict())
+  copy.data.root = str(root)
+  copy.eval.mode = "single"
+  split = datasets.evaluation_split(copy.data)
+  frame = split.videos[0].frames[2]
+  derived_sample.truncate(pathlib.Path(frame.path))
+  with pytest.raises(ValueError) as error:
+    evaluation.evaluate_model(copy, model, variables, tmp_path / "out", split=split)
+  assert str(error.value).startswith(f"{split.annotation_files[0]}: video {split.videos[0].name}, "
+                                     f"frame {frame.frame_id}: image {frame.path}: truncated JPEG")
+  copy.input.skip_corrupt_images = True
+  predicted = predict.predict(split.videos, model, variables, copy.input, copy.eval,
+                              annotation_files=split.annotation_files)
+  boxes = [[len(f.persons) for f in video.frames] for video in predicted]
+  want = [[len(f.persons) for f in video.frames] for video in split.videos]
+  assert want[0][2] > 0
+  want[0][2] = 0  # The frame with the corrupt image loses its boxes.
+  assert boxes == want
 
 
 def test_evaluate_aggregate_writes_files_the_metric_reads(checkpoint, config, videos, tmp_path):
@@ -168,6 +195,20 @@ def test_evaluate_py_single_mode_with_annolist(checkpoint, config, tmp_path):
   gt_dir = pathlib.Path(config.data.root) / "annotations" / "val"
   annolist = posetrack_map.posetrack_map(str(gt_dir), str(tmp_path / evaluation.ANNOLIST_DIR))
   assert annolist["table"] == pytest.approx(saved["table"], nan_ok=True)
+
+
+def test_evaluate_py_reports_a_missing_checkpoint_in_one_line(config, tmp_path):
+  missing = tmp_path / "no_checkpoint"
+  command = [sys.executable, str(REPO_ROOT / "evaluate.py"),
+             f"--config={REPO_ROOT / 'configs' / 'synthetic.py'}:stage1",
+             f"--config.data.root={config.data.root}", f"--checkpoint={missing}",
+             f"--output_dir={tmp_path / 'out'}"]
+  run = subprocess.run(command, capture_output=True, text=True, cwd=REPO_ROOT, timeout=600)
+  assert run.returncode == 1
+  assert "Traceback" not in run.stderr
+  assert run.stderr.splitlines()[-1].startswith(
+      f"error: models.load: {missing} is neither an exported checkpoint")
+  assert not (tmp_path / "out").exists()
 
 
 def test_ground_truth_written_as_predictions_scores_100(posetrack18_sample, tmp_path):
@@ -210,7 +251,7 @@ def test_listed_frame_ids_of_both_formats(posetrack18_sample, videos, tmp_path):
   assert posetrack.listed_frame_ids(annolist) == tuple(range(NUM_FRAMES))
 
 
-def test_bad_configs_are_named(config):
+def test_bad_configs_are_named(config, checkpoint, tmp_path):
   bad = ml_collections.ConfigDict(config.to_dict())
   bad.eval.mode = "median"
   with pytest.raises(ValueError, match="config.eval.mode='median'"):
@@ -218,4 +259,4 @@ def test_bad_configs_are_named(config):
   bad = ml_collections.ConfigDict(config.to_dict())
   bad.data.boxes = "detections"
   with pytest.raises(ValueError, match="config.data.detections"):
-    evaluation.check_data_config(bad.data)
+    evaluation.evaluate(bad, str(checkpoint), str(tmp_path))

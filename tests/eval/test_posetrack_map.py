@@ -357,16 +357,55 @@ def test_missing_prediction_file(tmp_path):
     pm.posetrack_map(str(tmp_path / "gt"), str(tmp_path / "pred"))
 
 
-def test_different_number_of_frames(tmp_path):
-  with pytest.raises(ValueError, match=r"1 frames but the ground truth .* has 2"):
-    _evaluate(tmp_path, _sequence([[_person(_pose(0))], []]),
-              _sequence([[_person(_pose(0), score=1.0)]]))
+def test_frames_are_paired_by_name_whatever_their_order(tmp_path):
+  gt = _sequence([[_person(_pose(0))], [_person(_pose(300))], []])
+  pred = _sequence([[_person(_pose(0), score=1.0)], [_person(_pose(300), score=1.0)], []])
+  pred["images"].reverse()  # Ids and file names still pair the frames.
+  assert _all_equal(_evaluate(tmp_path, gt, pred), 100.0)
+
+
+def test_frame_missing_from_the_predictions(tmp_path):
+  gt = _sequence([[_person(_pose(0))], []])
+  with pytest.raises(ValueError) as error:
+    _evaluate(tmp_path, gt, _sequence([[_person(_pose(0), score=1.0)]]))
+  assert str(error.value) == (
+      f"{tmp_path / 'pred' / (SEQUENCE + '.json')}: no frame {SEQUENCE}/000001.jpg, which the "
+      f"ground truth lists ({tmp_path / 'gt' / (SEQUENCE + '.json')}, frame 1 "
+      f"(images/val/{SEQUENCE}/000001.jpg))")
+
+
+def test_prediction_frame_not_in_the_ground_truth(tmp_path):
+  pred = _sequence([[_person(_pose(0), score=1.0)], []])
+  with pytest.raises(ValueError, match=rf"pred/{SEQUENCE}\.json, frame 1 \(images/val/{SEQUENCE}/"
+                     rf"000001\.jpg\): frame {SEQUENCE}/000001\.jpg is not in the ground truth "
+                     rf".*gt/{SEQUENCE}\.json$"):
+    _evaluate(tmp_path, _sequence([[_person(_pose(0))]]), pred)
+
+
+def test_image_ids_must_agree(tmp_path):
+  pred = _sequence([[_person(_pose(0), score=1.0)]])
+  pred["images"][0]["id"] = 7
+  with pytest.raises(ValueError, match=rf"pred/{SEQUENCE}\.json, frame 0 \(images/val/{SEQUENCE}/"
+                     r"000000\.jpg\): image id 7, but the ground truth says 1000 \(.*gt/"):
+    _evaluate(tmp_path, _sequence([[_person(_pose(0))]]), pred)
+
+
+def test_frame_listed_twice(tmp_path):
+  pred = _sequence([[_person(_pose(0), score=1.0)], []])
+  pred["images"][1]["file_name"] = pred["images"][0]["file_name"]
+  with pytest.raises(ValueError, match=rf"pred/{SEQUENCE}\.json, frame 1 \(images/val/{SEQUENCE}/"
+                     rf"000000\.jpg\): frame {SEQUENCE}/000000\.jpg is listed twice"):
+    _evaluate(tmp_path, _sequence([[_person(_pose(0))]]), pred)
 
 
 @pytest.mark.parametrize("field, value, message", [
-    ("keypoints", [1.0] * 50, r"frame 0 .*person 1: keypoints must be a list of 51"),
+    ("keypoints", [1.0] * 50, r"frame 0 .*person 1: keypoints must be a list of 51 numbers, "
+     r"got 50 numbers: \[1\.0, 1\.0, 1\.0, 1\.0, 1\.0, 1\.0, \.\.\.\]$"),
+    ("keypoints", "none", r"frame 0 .*person 1: keypoints must be a list of 51 numbers, "
+     r"got 'none'$"),
     ("keypoints", ["a"] * 51, r"frame 0 .*person 1: keypoints: expected a number, got 'a'"),
-    ("scores", [0.5] * 16, r"frame 0 .*person 1: scores must be a list of 17"),
+    ("scores", [0.5] * 16, r"frame 0 .*person 1: scores must be a list of 17 numbers, got 16 "
+     r"numbers: \[0\.5, 0\.5, 0\.5, 0\.5, 0\.5, 0\.5, \.\.\.\]$"),
     ("scores", [None] * 17, r"frame 0 .*person 1: scores\[0\]: expected a number, got None"),
 ])
 def test_malformed_prediction_person(tmp_path, field, value, message):
@@ -400,7 +439,8 @@ def test_only_the_first_video_of_a_file_counts(tmp_path):
 def test_malformed_annolist(tmp_path):
   pred = _to_annolist(_sequence([[_person(_pose(0), score=0.9)]]))
   pred["annolist"][0]["annorect"][0]["annopoints"][0]["point"][2]["score"] = ["high"]
-  with pytest.raises(ValueError, match=r"frame 0, person 0: score: expected a number, got 'high'"):
+  with pytest.raises(ValueError, match=r"frame 0 \(images/val/000001_mpii_test/000000\.jpg\), "
+                     r"person 0: score: expected a number, got 'high'"):
     _evaluate(tmp_path, _sequence([[_person(_pose(0))]]), pred)
 
 
@@ -409,3 +449,13 @@ def test_command_line_reports_errors(tmp_path, capsys):
   (tmp_path / "pred").mkdir()
   assert pm.main([str(tmp_path / "gt"), str(tmp_path / "pred")]) == 1
   assert "does not exist" in capsys.readouterr().err
+
+
+def test_missing_folders(tmp_path, capsys):
+  _write(tmp_path / "gt", f"{SEQUENCE}.json", _sequence([[_person(_pose(0))]]))
+  with pytest.raises(FileNotFoundError, match=f"^{tmp_path / 'pred'}: prediction folder does not "
+                     "exist$"):
+    pm.posetrack_map(str(tmp_path / "gt"), str(tmp_path / "pred"))
+  assert pm.main([str(tmp_path / "none"), str(tmp_path / "gt")]) == 1
+  assert capsys.readouterr().err == (f"error: {tmp_path / 'none'}: ground-truth folder does not "
+                                     "exist\n")

@@ -1,6 +1,9 @@
 """Checkpoint import/export: round trips, clear errors, CLI + orbax, and a float64 NumPy reference."""
 
 import json
+import pickle
+import sys
+import types
 
 import jax
 import jax.numpy as jnp
@@ -108,10 +111,70 @@ def test_reading_pth_without_torch_is_a_clear_error(tmp_path):
     pytest.skip("torch is installed")
   except ImportError:
     pass
+  (tmp_path / "model.pth").write_bytes(b"")
   with pytest.raises(ImportError, match="needs PyTorch.*npz"):
     convert.read_state_dict(tmp_path / "model.pth")
   with pytest.raises(ValueError, match="model.bin"):
     convert.read_state_dict(tmp_path / "model.bin")
+
+
+class _FakeTorch(types.ModuleType):
+  """Stands in for torch: `load` returns `loaded` (or raises it) and records its arguments."""
+
+  class Tensor:
+    pass
+
+  def __init__(self, loaded):
+    super().__init__("torch")
+    self.loaded, self.calls = loaded, []
+
+  def load(self, path, **kwargs):
+    self.calls.append(kwargs)
+    if isinstance(self.loaded, Exception):
+      raise self.loaded
+    return self.loaded
+
+
+@pytest.mark.parametrize("loaded, message", [
+    ([1, 2], r"model\.pth holds a list, not a state dict \{name: tensor\}$"),
+    ({"state_dict": {"conv1.weight": "weights"}},
+     r"model\.pth is not a state dict: entry 'conv1\.weight' is a str, not a tensor$"),
+    ({"model": {}, "epoch": 3}, r"model\.pth is not a state dict: entry 'model' is a dict"),
+    (pickle.UnpicklingError("Weights only load failed. Re-running ...\nmore"),
+     r"model\.pth cannot be read as weights only \(torch\.load\(weights_only=True\)\): "
+     r"Weights only load failed\. Re-running \.\.\.$"),
+])
+def test_pth_that_is_not_a_state_dict(tmp_path, monkeypatch, loaded, message):
+  torch = _FakeTorch(loaded)
+  monkeypatch.setitem(sys.modules, "torch", torch)
+  path = tmp_path / "model.pth"
+  path.write_bytes(b"not read by the fake")
+  with pytest.raises(ValueError, match=f"^convert: {tmp_path}/{message}"):
+    convert.read_state_dict(path)
+  assert torch.calls == [{"map_location": "cpu", "weights_only": True}]
+
+
+def test_npz_that_is_not_a_state_dict(tmp_path):
+  with pytest.raises(FileNotFoundError, match=f"^convert: {tmp_path / 'none.npz'} does not exist$"):
+    convert.read_state_dict(tmp_path / "none.npz")
+  (tmp_path / "text.npz").write_text("conv1.weight = 1")
+  with open(tmp_path / "array.npz", "wb") as f:
+    np.save(f, np.zeros(3))  # One .npy array under an .npz name.
+  for name, reason in (("text.npz", "This file contains pickled"),
+                       ("array.npz", r"it holds a single array of shape \(3,\)")):
+    with pytest.raises(ValueError, match=f"^convert: {tmp_path / name} is not a .npz archive of "
+                       f"arrays: {reason}"):
+      convert.read_state_dict(tmp_path / name)
+
+
+def test_cli_names_a_missing_input_in_one_line(tmp_path, capsys):
+  missing = tmp_path / "missing.pth"
+  with pytest.raises(SystemExit) as exit_info:
+    convert.main(["--source", "hrnet", "--arch", "w32", "--input", str(missing),
+                  "--output", str(tmp_path / "out")])
+  assert exit_info.value.code == 2
+  assert capsys.readouterr().err.splitlines()[-1].endswith(
+      f"error: argument --input: {missing} does not exist")
 
 
 def test_save_and_load_posewarper(tmp_path, tiny_posewarper, tiny_posewarper_state):
