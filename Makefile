@@ -19,9 +19,9 @@ test: $(STAMP)
 	$(PY) -m pytest -n 2 --dist loadfile -q tests
 
 demo: $(STAMP)
-	@echo "The demo (train, propagate, aggregate on synthetic videos) needs the training loop,"
-	@echo "which is not built yet. Available: evaluate.py and the data tools (see README.md),"
-	@echo "make test, make bench."
+	@echo "The demo (propagation, aggregation and retraining on synthetic videos) is not built"
+	@echo "yet. Available: train.py, evaluate.py and the data tools (see README.md), make test,"
+	@echo "make bench."
 
 bench: $(STAMP)
 	@for script in benchmarks/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done

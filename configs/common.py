@@ -49,11 +49,13 @@ def data_config() -> ml_collections.ConfigDict:
   config.tfds_name = "posetrack_frames/posetrack18"  # With source "tfds": name/builder config.
   config.tfds_data_dir = ""  # With source "tfds": TFDS data dir ("" = TFDS's default).
   config.train_split = "train"
-  # Training labels from another folder of per-video PoseTrack18 JSON files (the same videos'
-  # images under root), e.g. labels plus propagated pseudo-labels for "retrain" (SPEC 7c).
+  # Training labels from another folder of per-video PoseTrack18 JSON files, read instead of
+  # train_split whatever the source (the same videos' images under root), e.g. labels plus
+  # propagated pseudo-labels for "retrain" (SPEC 7c).
   config.train_labels_dir = ""
-  # Sparse-label subset of the training labels (SPEC 5.3): 0 = off. Set them through the
-  # config argument ("stage1,per_video=5") or directly.
+  # Sparse-label subset of the training labels (SPEC 5.3): 0 = off; num_videos first, then
+  # every_k or per_video (not both). Set them through the config argument
+  # ("stage1,per_video=5") or directly.
   config.labels = ml_collections.ConfigDict()
   config.labels.every_k = 0  # Keep every k-th labeled frame per video.
   config.labels.start = 0  # With every_k: index of the first kept labeled frame.
@@ -62,7 +64,7 @@ def data_config() -> ml_collections.ConfigDict:
   config.labels.seed = 0  # Draws of per_video and num_videos.
   config.split = "val"  # The evaluation split.
   config.boxes = "detections"  # "gt" | "detections" (the paper's tables use detections).
-  config.detections = ""  # COCO-results box file, e.g. posetrack18_precomputed_boxes/val_boxes.json.
+  config.detections = ""  # COCO-results boxes, e.g. posetrack18_precomputed_boxes/val_boxes.json.
   config.min_box_score = 0.2  # TEST.IMAGE_THRE, SPEC 3.1.
   return config
 
@@ -93,7 +95,11 @@ def input_config() -> ml_collections.ConfigDict:
   # Bilinear crop: "tf" (float32 TF ops, the pipeline stays a TF graph) | "cv2" (the original's
   # cv2.warpAffine through tf.numpy_function: its rounded uint8 pixels, calls Python).
   config.warp_backend = "tf"
-  config.shuffle_buffer = 0  # 0: the whole per-process instance list.
+  # A corrupt JPEG (not a JPEG, truncated, undecodable) among the images the pipelines read:
+  # False: an error naming it and its annotation file; True: counted as
+  # image_check.SKIP_CORRUPT_IMAGE and read as missing (a supporting frame falls back to frame t,
+  # a frame t loses its boxes, a training frame A its instances).
+  config.skip_corrupt_images = False
   return config
 
 

@@ -1,24 +1,35 @@
 """Model configs as JSON and variables as orbax checkpoints: `save` and `load`.
 
-A checkpoint directory holds `model.json` (the class and fields of the model, enough to build
-it again) and `variables/` (an orbax StandardCheckpointer tree {"params", "batch_stats"}).
+An exported checkpoint directory holds `model.json` (the class and fields of the model, enough
+to build it again) and `variables/` (an orbax StandardCheckpointer tree {"params",
+"batch_stats"}). `load` also reads a training workdir (train/checkpoints.py): `config.json`
+(the run's resolved config, whose `model` section builds the model) and `checkpoints/<step>/`
+(orbax CheckpointManager steps whose `variables` item is the same tree), or one of its step
+folders (`checkpoints/`, `best/`).
 """
 
 import dataclasses
 import json
 import pathlib
-from typing import Any, Union
+from typing import Any, Optional, Union
 
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import ml_collections
 import orbax.checkpoint as ocp
 
+from posewarper_jax.models.build import build
 from posewarper_jax.models.hrnet import HRNet
 from posewarper_jax.models.posewarper import PoseWarper
 
 CONFIG_FILE = "model.json"
 VARIABLES_DIR = "variables"
+# A training workdir: the resolved config, and CheckpointManager folders of steps whose item
+# VARIABLES_DIR holds {"params", "batch_stats"}.
+RUN_CONFIG_FILE = "config.json"
+CHECKPOINTS_DIR = "checkpoints"  # The latest steps (train.keep_checkpoints of them).
+BEST_DIR = "best"  # The step with the best validation mAP.
 MODEL_CLASSES = {"HRNet": HRNet, "PoseWarper": PoseWarper}
 _DTYPE_FIELDS = ("dtype",)
 
@@ -71,10 +82,14 @@ def example_images(model: nn.Module) -> jax.Array:
 
 
 def abstract_variables(model: nn.Module) -> dict[str, Any]:
-  """Shapes and dtypes of the model's {"params", "batch_stats"}, without computing anything."""
+  """Shapes and dtypes of the model's {"params", "batch_stats"}, placed on this process's first
+  device, without computing anything. Restoring with them reads a checkpoint whatever devices
+  it was saved from (e.g. a run on 8 devices or several hosts)."""
   images = example_images(model)
   inputs = (images, images) if isinstance(model, PoseWarper) else (images,)
-  return jax.eval_shape(model.init, jax.random.key(0), *inputs)
+  shapes = jax.eval_shape(model.init, jax.random.key(0), *inputs)
+  device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+  return jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=device), shapes)
 
 
 def save(directory: PathLike, model: nn.Module, variables: dict[str, Any]) -> pathlib.Path:
@@ -88,13 +103,42 @@ def save(directory: PathLike, model: nn.Module, variables: dict[str, Any]) -> pa
   return directory
 
 
+def _training_steps(directory: pathlib.Path) -> Optional[tuple[pathlib.Path, pathlib.Path]]:
+  """(run config, folder of steps) when `directory` is a workdir or one of its step folders."""
+  if (directory / RUN_CONFIG_FILE).is_file():
+    return directory / RUN_CONFIG_FILE, directory / CHECKPOINTS_DIR
+  if (directory.parent / RUN_CONFIG_FILE).is_file():
+    return directory.parent / RUN_CONFIG_FILE, directory
+  return None
+
+
+def _latest_variables(steps_dir: pathlib.Path, abstract: dict[str, Any]) -> dict[str, Any]:
+  """The variables item of the latest step under `steps_dir`."""
+  options = ocp.CheckpointManagerOptions(read_only=True, create=False)
+  with ocp.CheckpointManager(steps_dir, options=options, item_names=(VARIABLES_DIR,)) as manager:
+    step = manager.latest_step()
+    if step is None:
+      raise FileNotFoundError(f"models.load: {steps_dir} holds no finished checkpoint step")
+    restored = manager.restore(step, args=ocp.args.Composite(
+        **{VARIABLES_DIR: ocp.args.StandardRestore(abstract)}))
+  return dict(restored[VARIABLES_DIR])
+
+
 def load(directory: PathLike) -> tuple[nn.Module, dict[str, Any]]:
-  """Reads a directory written by `save` (or the converter CLI) -> (model, variables)."""
+  """An exported checkpoint, a training workdir (its latest step) or a workdir's step folder
+  (`best/`: the best step) -> (model, variables {"params", "batch_stats"})."""
   directory = pathlib.Path(directory).absolute()
   config_path = directory / CONFIG_FILE
-  if not config_path.is_file():
-    raise FileNotFoundError(f"models.load: no {CONFIG_FILE} in {directory}")
-  model = model_from_config(json.loads(config_path.read_text()))
-  with ocp.StandardCheckpointer() as checkpointer:
-    variables = checkpointer.restore(directory / VARIABLES_DIR, abstract_variables(model))
-  return model, dict(variables)
+  if config_path.is_file():
+    model = model_from_config(json.loads(config_path.read_text()))
+    with ocp.StandardCheckpointer() as checkpointer:
+      variables = checkpointer.restore(directory / VARIABLES_DIR, abstract_variables(model))
+    return model, dict(variables)
+  training = _training_steps(directory)
+  if training is None:
+    raise FileNotFoundError(
+        f"models.load: {directory} is neither an exported checkpoint (no {CONFIG_FILE}) nor a "
+        f"training workdir (no {RUN_CONFIG_FILE} in it or its parent)")
+  run_config, steps_dir = training
+  model = build(ml_collections.ConfigDict(json.loads(run_config.read_text())["model"]))
+  return model, _latest_variables(steps_dir, abstract_variables(model))

@@ -17,6 +17,7 @@ import ml_collections
 import numpy as np
 
 from configs import common
+from posewarper_jax.data import cli_paths
 from posewarper_jax.data import crops
 from posewarper_jax.data import frame_pairs
 from posewarper_jax.data import keypoints as keypoints_lib
@@ -76,8 +77,10 @@ def write_pair_grids(videos: Sequence[records.Video], out_dir: str, num: int, se
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
   parser = argparse.ArgumentParser(description="Writes PNGs of augmented training pairs.")
-  parser.add_argument("--annotations", required=True, help="folder of PoseTrack18 *.json")
-  parser.add_argument("--images", required=True, help="image root of the file_names")
+  parser.add_argument("--annotations", required=True, type=cli_paths.existing,
+                      help="folder of PoseTrack18 *.json")
+  parser.add_argument("--images", required=True, type=cli_paths.existing,
+                      help="image root of the file_names")
   parser.add_argument("--out", required=True, help="output folder")
   parser.add_argument("--num", type=int, default=8, help="number of pairs")
   parser.add_argument("--seed", type=int, default=0)

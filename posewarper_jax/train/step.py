@@ -1,0 +1,75 @@
+"""One optimizer step for stage 1 / retraining (HRNet on single frames) and stage 2 (PoseWarper
+on frame pairs), and its compilation over a data-parallel mesh."""
+
+from typing import Any, Callable
+
+import flax.linen as nn
+import jax
+import optax
+
+from posewarper_jax import sharding
+from posewarper_jax.models import PoseWarper
+from posewarper_jax.train import losses
+from posewarper_jax.train.state import TrainState
+
+Batch = dict[str, jax.Array]
+StepFn = Callable[[TrainState, Batch], tuple[TrainState, dict[str, jax.Array]]]
+
+
+TARGET_KEYS = ("target", "target_weight")  # (B, H/4, W/4, K), (B, K).
+
+
+def frame_keys(model: nn.Module) -> tuple[str, ...]:
+  """The model's input frames, each (B, H, W, 3): frame_a, and frame_b for a PoseWarper."""
+  return ("frame_a", "frame_b") if isinstance(model, PoseWarper) else ("frame_a",)
+
+
+def input_keys(model: nn.Module) -> tuple[str, ...]:
+  """Every batch entry a step reads."""
+  return frame_keys(model) + TARGET_KEYS
+
+
+def predict_for_loss(model: nn.Module, variables: dict[str, Any], batch: Batch
+                     ) -> tuple[jax.Array, dict[str, Any]]:
+  """Training-mode heatmaps the loss compares with the target, and the new batch_stats.
+
+  HRNet: heatmaps of frame A. PoseWarper: frame B's heatmaps warped onto frame A (SPEC 4.1).
+  """
+  frames = [batch[key] for key in frame_keys(model)]
+  heatmaps, updates = model.apply(variables, *frames, train=True, mutable=["batch_stats"])
+  return heatmaps, updates["batch_stats"]
+
+
+def loss_and_updates(model: nn.Module, params: Any, batch_stats: Any, batch: Batch
+                     ) -> tuple[jax.Array, Any]:
+  """(JointsMSE loss (SPEC 5.1), new batch_stats) of one batch."""
+  heatmaps, new_batch_stats = predict_for_loss(
+      model, {"params": params, "batch_stats": batch_stats}, batch)
+  return losses.joints_mse(heatmaps, batch["target"], batch["target_weight"]), new_batch_stats
+
+
+def make_train_step(model: nn.Module, optimizer: optax.GradientTransformation,
+                    learning_rate: optax.Schedule) -> StepFn:
+  """(state, batch) -> (state after one Adam step, metrics {loss, grad_norm, learning_rate}).
+
+  loss and grad_norm are those of the parameters before the step; learning_rate is the one the
+  step used.
+  """
+  def step(state: TrainState, batch: Batch):
+    grad_fn = jax.value_and_grad(lambda p: loss_and_updates(model, p, state.batch_stats, batch),
+                                 has_aux=True)
+    (loss, batch_stats), grads = grad_fn(state.params)
+    updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+    new_state = TrainState(step=state.step + 1, params=optax.apply_updates(state.params, updates),
+                           batch_stats=batch_stats, opt_state=opt_state)
+    metrics = {"loss": loss, "grad_norm": optax.global_norm(grads),
+               "learning_rate": learning_rate(state.step)}
+    return new_state, metrics
+  return step
+
+
+def compile_train_step(step: StepFn, mesh: jax.sharding.Mesh) -> StepFn:
+  """`step` jitted over `mesh`: state replicated and donated, batch split along the data axis."""
+  replicated = sharding.replicated(mesh)
+  return jax.jit(step, in_shardings=(replicated, sharding.batch_sharded(mesh)),
+                 out_shardings=(replicated, replicated), donate_argnums=(0,))
