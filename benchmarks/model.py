@@ -1,15 +1,14 @@
-"""Benchmark: HRNet forward and the PoseWarper stage-2 training step (PERFORMANCE.md table).
+"""Benchmark: HRNet forward (PERFORMANCE.md table); the training steps are in train_step.py.
 
-  * HRNet-W32 256x192 forward, batch 8, and HRNet-W48 384x288 forward, batch 4: images/s;
-  * PoseWarper stage-2 step at W48 384x288, 4 pairs: frozen backbone (forward only, BN in the
-    official "batch" mode), warping head forward + backward, Adam update of the head: pairs/s.
+  * HRNet-W32 256x192 forward, batch 8, and HRNet-W48 384x288 forward, batch 4: images/s.
 
 FLOPs come from XLA's cost analysis of the compiled function; the analytic convolution GMAC of
-PERFORMANCE.md are printed beside them, and the achieved rate is compared with the 157 GFLOP/s
-fp32 peak of the reference CPU. Variables are random (no init compile, which is slow on CPU).
+PERFORMANCE.md are printed beside them, and the achieved rate is compared with --peak_gflops
+(default: the 157 GFLOP/s fp32 peak of the reference CPU). Variables are random (no init
+compile, which is slow on CPU).
 
-  python benchmarks/model.py [--repeats 5] [--only hrnet_w32 hrnet_w48 stage2]
-                             [--dtype float32 bfloat16] [--small]
+  python benchmarks/model.py [--repeats 5] [--only hrnet_w32 hrnet_w48]
+                             [--dtype float32 bfloat16] [--peak_gflops 157] [--small]
 """
 
 import argparse
@@ -23,17 +22,14 @@ from typing import Any, Callable
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 from flax import traverse_util
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # `make bench` runs scripts
 # pylint: disable=g-import-not-at-top
-from posewarper_jax.models import checkpoint, hrnet, posewarper
+from posewarper_jax.models import checkpoint, hrnet
 
 # PERFORMANCE.md: fp32 peak of the reference CPU (2 Zen 3 cores, AVX2 + FMA, 2.445 GHz).
 PEAK_GFLOPS = 157.0
-# SPEC 5.2: Adam, learning rate 1e-4.
-LEARNING_RATE = 1e-4
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,14 +39,12 @@ class Setting:
   height: int
   width: int
   batch: int
-  analytic_gmac: float  # PERFORMANCE.md, convolutions only, per image or pair
-  unit: str
+  analytic_gmac: float  # PERFORMANCE.md, convolutions only, per image
 
 
 SETTINGS = (
-    Setting("hrnet_w32", "w32", 256, 192, 8, 7.65, "images"),
-    Setting("hrnet_w48", "w48", 384, 288, 4, 35.31, "images"),
-    Setting("stage2", "w48", 384, 288, 4, 227.0, "pairs"),
+    Setting("hrnet_w32", "w32", 256, 192, 8, 7.65),
+    Setting("hrnet_w48", "w48", 384, 288, 4, 35.31),
 )
 # --small: a quick correctness run of the same code paths (analytic numbers then do not apply).
 SMALL = dict(height=128, width=96, batch=1)
@@ -102,47 +96,6 @@ def hrnet_forward(setting: Setting, dtype, repeats: int):
   return seconds, xla_flops(compiled)
 
 
-def stage2_step(setting: Setting, dtype, repeats: int):
-  """One stage-2 update: frozen backbone, head forward + backward, Adam on the head only."""
-  model = posewarper(setting.arch, dtype=dtype, freeze_backbone=True,
-                     backbone_batch_stats="batch")
-  variables = random_variables(model)
-  params = dict(variables["params"])
-  backbone = params.pop("backbone")
-  optimizer = optax.adam(LEARNING_RATE)
-  opt_state = optimizer.init(params)
-  rng = np.random.default_rng(2)
-  frames = jnp.asarray(rng.normal(size=(2, setting.batch, setting.height, setting.width, 3)),
-                       jnp.float32)
-  target = jnp.asarray(rng.uniform(size=(setting.batch, setting.height // 4, setting.width // 4,
-                                         model.backbone.num_joints)), jnp.float32)
-  target_weight = jnp.ones((setting.batch, model.backbone.num_joints), jnp.float32)
-
-  def step(head, batch_stats, opt_state, frame_a, frame_b):
-    def loss_fn(head):
-      out, updates = model.apply({"params": {**head, "backbone": backbone},
-                                  "batch_stats": batch_stats},
-                                 frame_a, frame_b, train=True, mutable=["batch_stats"])
-      # JointsMSELoss with target weights (SPEC 5.1).
-      error = target_weight[:, None, None, :] * (out - target)
-      return 0.5 * jnp.mean(error ** 2), updates["batch_stats"]
-    (loss, batch_stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(head)
-    updates, opt_state = optimizer.update(grads, opt_state, head)
-    return optax.apply_updates(head, updates), batch_stats, opt_state, loss
-
-  compiled = jax.jit(step, donate_argnums=(0, 1, 2)).lower(
-      params, variables["batch_stats"], opt_state, frames[0], frames[1]).compile()
-  state = [params, variables["batch_stats"], opt_state]
-
-  def run():
-    state[0], state[1], state[2], loss = compiled(state[0], state[1], state[2], frames[0],
-                                                  frames[1])
-    return loss
-
-  seconds = time_calls(run, repeats)
-  return seconds, xla_flops(compiled)
-
-
 def main():
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--repeats", type=int, default=5)
@@ -150,11 +103,13 @@ def main():
                       default=[s.name for s in SETTINGS])
   parser.add_argument("--dtype", nargs="+", choices=("float32", "bfloat16"),
                       default=["float32", "bfloat16"])
+  parser.add_argument("--peak_gflops", type=float, default=PEAK_GFLOPS,
+                      help="peak GFLOP/s of the device for the 'of peak' column")
   parser.add_argument("--small", action="store_true",
                       help=f"quick check at {SMALL} (analytic numbers do not apply)")
   args = parser.parse_args()
   print(f"jax {jax.__version__}, backend {jax.default_backend()}, devices {jax.devices()}")
-  print(f"{'work':<34} {'dtype':<9} {'ms':>9} {'items/s':>9} {'XLA GFLOP':>10} "
+  print(f"{'work':<34} {'dtype':<9} {'ms':>9} {'images/s':>9} {'XLA GFLOP':>10} "
         f"{'GFLOP/s':>8} {'of peak':>8} {'analytic GFLOP':>15}")
   for setting in SETTINGS:
     if setting.name not in args.only:
@@ -162,14 +117,13 @@ def main():
     if args.small:
       setting = dataclasses.replace(setting, **SMALL)
     for dtype_name in args.dtype:
-      run = stage2_step if setting.name == "stage2" else hrnet_forward
-      seconds, flops = run(setting, jnp.dtype(dtype_name), args.repeats)
+      seconds, flops = hrnet_forward(setting, jnp.dtype(dtype_name), args.repeats)
       gflops = flops / 1e9
       analytic = "n/a" if args.small else f"{2 * setting.analytic_gmac * setting.batch:.1f}"
       label = f"{setting.name} {setting.height}x{setting.width} b{setting.batch}"
       print(f"{label:<34} {dtype_name:<9} {1e3 * seconds:9.1f} "
             f"{setting.batch / seconds:9.3f} {gflops:10.1f} {gflops / seconds:8.1f} "
-            f"{gflops / seconds / PEAK_GFLOPS:8.1%} {analytic:>15}  ({setting.unit}/s)")
+            f"{gflops / seconds / args.peak_gflops:8.1%} {analytic:>15}")
 
 
 if __name__ == "__main__":

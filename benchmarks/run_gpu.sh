@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# The benchmarks for a GPU machine in one run: the training steps (train_step.py), the HRNet
+# forward (model.py) and the deformable convolution (deform_conv.py), in bfloat16 then float32,
+# "of peak" against the card's dense peak for that dtype (model FLOP utilisation).
+# When nvidia-smi is present and jax sees no GPU, installs jax[cuda12] first.
+# Output goes to stdout and, when $OUT is set, also to $OUT/run_gpu.log.
+#
+#   bash benchmarks/run_gpu.sh
+# Environment: PY (default .venv/bin/python, else python3), TIMEOUT per command in seconds
+# (default 240), PEAK_FP32 / PEAK_BF16 in GFLOP/s per device (default: from the card's name).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [[ -z "${PY:-}" ]]; then
+  PY=$([[ -x .venv/bin/python ]] && echo .venv/bin/python || echo python3)
+fi
+TIMEOUT=${TIMEOUT:-240}
+export PYTHONUNBUFFERED=1
+
+run() {  # One command under the timeout; a failure is reported and the next command runs.
+  echo "== $*"
+  timeout "$TIMEOUT" "$@" || echo "!! exit $?: $*"
+}
+
+main() {
+  local card=cpu
+  if command -v nvidia-smi >/dev/null; then
+    nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+    card=$(nvidia-smi --query-gpu=name --format=csv,noheader | head -n 1)
+    if ! "$PY" -c "import jax; jax.devices('gpu')" 2>/dev/null; then
+      "$PY" -m pip install --quiet "jax[cuda12]==0.10.2"
+      "$PY" -c "import jax; jax.devices('gpu')"
+    fi
+  fi
+  # Dense peaks in GFLOP/s: H100/H200 SXM bfloat16 on tensor cores, float32 without them.
+  case "$card" in
+    *H100* | *H200*) PEAK_FP32=${PEAK_FP32:-67e3} PEAK_BF16=${PEAK_BF16:-989e3} ;;
+    cpu) PEAK_FP32=${PEAK_FP32:-157} PEAK_BF16=${PEAK_BF16:-157} ;;  # The reference CPU, fp32.
+    *) echo "unknown card '$card': set PEAK_FP32 and PEAK_BF16 (GFLOP/s) for 'of peak'"
+       PEAK_FP32=${PEAK_FP32:-nan} PEAK_BF16=${PEAK_BF16:-nan} ;;
+  esac
+  "$PY" -c "import jax; print('jax', jax.__version__, jax.devices())"
+  local dtype peak
+  for dtype in bfloat16 float32; do
+    peak=$([[ $dtype == float32 ]] && echo "$PEAK_FP32" || echo "$PEAK_BF16")
+    run "$PY" benchmarks/train_step.py --dtype "$dtype" --peak_gflops "$peak"
+    run "$PY" benchmarks/model.py --dtype "$dtype" --peak_gflops "$peak"
+    run "$PY" benchmarks/deform_conv.py --dtype "$dtype" --peak-gflops "$peak"
+  done
+}
+
+if [[ -n "${OUT:-}" ]]; then
+  mkdir -p "$OUT"
+  main 2>&1 | tee "$OUT/run_gpu.log"
+else
+  main
+fi
