@@ -29,7 +29,6 @@ import numpy as np
 
 from posewarper_jax.data import eval_inputs
 from posewarper_jax.data import file_io
-from posewarper_jax.data import keypoints
 from posewarper_jax.data import records
 from posewarper_jax.data import transforms
 from posewarper_jax.inference import decode
@@ -40,6 +39,8 @@ MODES = ("single", "aggregate")
 # eval_inputs yields a box's crops as t, t-1, t-2, t+1, t+2 (the original's order);
 # PoseWarper.aggregate takes them in time order t-2..t+2.
 TIME_ORDER = tuple(int(i) for i in np.argsort(eval_inputs.AGGREGATION_OFFSETS))
+# Where a box is in a tuple of videos: the keys of the per-box arrays of eval_inputs.
+BOX_LOCATION = ("video_index", "frame_position", "person_index")
 
 
 def check_eval_config(config: ml_collections.ConfigDict) -> None:
@@ -94,6 +95,12 @@ def heatmap_function(model: nn.Module, mode: str, mesh: jax.sharding.Mesh,
   return jax.jit(forward, in_shardings=(sharding.replicated(mesh), batch), out_shardings=out)
 
 
+def replicated_variables(variables: dict, mesh: jax.sharding.Mesh) -> dict:
+  """{"params", "batch_stats"} of `variables` (other collections dropped), replicated on `mesh`."""
+  return jax.device_put({"params": variables["params"], "batch_stats": variables["batch_stats"]},
+                        sharding.replicated(mesh))
+
+
 def predict(videos: Sequence[records.Video], model: nn.Module, variables: dict,
             input_config: ml_collections.ConfigDict, eval_config: ml_collections.ConfigDict,
             *, mesh: Optional[jax.sharding.Mesh] = None,
@@ -119,9 +126,7 @@ def predict(videos: Sequence[records.Video], model: nn.Module, variables: dict,
   mesh = sharding.data_mesh(jax.local_devices()) if mesh is None else mesh
   sharding.check_batch_size(eval_config.batch_size, mesh)
   forward = heatmap_function(model, eval_config.mode, mesh, eval_config.flip_test)
-  variables = jax.device_put({"params": variables["params"],
-                              "batch_stats": variables["batch_stats"]},
-                             sharding.replicated(mesh))
+  variables = replicated_variables(variables, mesh)
   skipped = collections.Counter()
   dataset = eval_inputs.make_eval_dataset(videos, input_config,
                                           batch_size=eval_config.batch_size,
@@ -143,7 +148,7 @@ def predict(videos: Sequence[records.Video], model: nn.Module, variables: dict,
       heatmaps = heatmaps[:rows]
     coords, maxvals = decode.decode_heatmaps(heatmaps, batch["center"], batch["scale"],
                                              post_process=eval_config.post_process)
-    for key in ("video_index", "frame_position", "person_index"):
+    for key in BOX_LOCATION:
       boxes[key].append(batch[key])
     boxes["coords"].append(coords)
     boxes["maxvals"].append(maxvals)
@@ -158,7 +163,7 @@ def _assemble(videos: Sequence[records.Video], boxes: dict[str, np.ndarray],
               eval_config: ml_collections.ConfigDict) -> tuple[records.Video, ...]:
   """Per-box decoded joints -> videos of predicted persons (SPEC 6.4, 6.5, 10.2)."""
   sources = [videos[v].frames[f].persons[p] for v, f, p in
-             zip(boxes["video_index"], boxes["frame_position"], boxes["person_index"])]
+             zip(*(boxes[key] for key in BOX_LOCATION))]
   box_scores = np.array([person.score for person in sources], np.float64)
   # mmpose writes the raw heatmap maxima as joint scores and rescores the person instead.
   joint_box_scores = np.ones_like(box_scores) if eval_config.rescore_nms else box_scores
@@ -172,13 +177,31 @@ def _assemble(videos: Sequence[records.Video], boxes: dict[str, np.ndarray],
         coords, joint_scores, box_scores, areas, frame_ids,
         visibility_threshold=eval_config.rescore_visibility_threshold,
         oks_threshold=eval_config.oks_threshold)
+  keep = np.sort(keep)
+  joints = np.concatenate([coords, np.ones(coords.shape[:2] + (1,))], axis=-1)
+  return with_predictions(videos, {key: boxes[key][keep] for key in BOX_LOCATION}, joints[keep],
+                          joint_scores[keep], person_scores[keep])
+
+
+def with_predictions(videos: Sequence[records.Video], boxes: dict[str, np.ndarray],
+                     keypoints: np.ndarray, joint_scores: np.ndarray,
+                     person_scores: np.ndarray) -> tuple[records.Video, ...]:
+  """The videos with every person box replaced by its prediction; boxes without one are dropped.
+
+  boxes: BOX_LOCATION arrays (M,) of the M predicted boxes of `videos`, in the order their
+    frames list them; keypoints: (M, 17, 3) image (x, y, visibility); joint_scores: (M, 17);
+    person_scores: (M,).
+  A prediction keeps its box's Person fields (box, centre, scale, track id), has no head box,
+  and its frame keeps is_labeled.
+  """
   predicted = [[[] for _ in video.frames] for video in videos]
-  for i in np.sort(keep):
-    joints = np.concatenate([coords[i], np.ones((keypoints.NUM_JOINTS, 1))], axis=1)
-    person = dataclasses.replace(sources[i], keypoints=joints.astype(np.float32),
-                                 joint_scores=joint_scores[i].astype(np.float32),
+  for i, location in enumerate(zip(*(boxes[key] for key in BOX_LOCATION))):
+    video_index, position, person_index = (int(value) for value in location)
+    person = dataclasses.replace(videos[video_index].frames[position].persons[person_index],
+                                 keypoints=np.asarray(keypoints[i], np.float32),
+                                 joint_scores=np.asarray(joint_scores[i], np.float32),
                                  score=float(person_scores[i]), head_box=None)
-    predicted[boxes["video_index"][i]][boxes["frame_position"][i]].append(person)
+    predicted[video_index][position].append(person)
   return tuple(
       dataclasses.replace(video, frames=tuple(
           dataclasses.replace(frame, persons=tuple(persons))
