@@ -41,3 +41,16 @@ EVAL_GROUPS = {
     "Knee": ("right_knee", "left_knee"),
     "Ankle": ("right_ankle", "left_ankle"),
 }
+
+# Bones of pose overlays, by name. The `skeleton` listed in the PoseTrack18 files is COCO's, whose
+# head bones join eyes and ears; PoseTrack's head is head_top, nose and head_bottom (the neck).
+SKELETON_NAMES = (
+    ("head_top", "nose"), ("nose", "head_bottom"),
+    ("head_bottom", "left_shoulder"), ("head_bottom", "right_shoulder"),
+    ("left_shoulder", "left_elbow"), ("left_elbow", "left_wrist"),
+    ("right_shoulder", "right_elbow"), ("right_elbow", "right_wrist"),
+    ("left_shoulder", "left_hip"), ("right_shoulder", "right_hip"), ("left_hip", "right_hip"),
+    ("left_hip", "left_knee"), ("left_knee", "left_ankle"),
+    ("right_hip", "right_knee"), ("right_knee", "right_ankle"),
+)
+SKELETON = tuple((JOINT_INDEX[a], JOINT_INDEX[b]) for a, b in SKELETON_NAMES)
