@@ -4,7 +4,8 @@
   * stage 2: PoseWarper W48 384x288, 4 pairs, the warping head trained on the frozen backbone
     with BatchNorm in the official "batch" mode (SPEC 5.4).
 
-The step is the one training runs: make_train_step with make_optimizer's Adam and schedule,
+The step is the one training runs: make_train_step with make_optimizer's Adam (learning rate
+as an input),
 compiled by compile_train_step over sharding.data_mesh(), the state donated. The model comes
 from configs/common.py (config.model.dtype and .remat set from the flags), variables are random
 (benchmarks/model.py), inputs are random. Each row is the median of --repeats steps after one
@@ -39,8 +40,6 @@ STAGES = {"stage1": "images", "stage2": "pairs"}  # Config variant -> what one b
 # ../shared/PERFORMANCE.md (AMD EPYC Zen 3) and a side-by-side run on an AMD EPYC Zen 4.
 ORIGINAL = {"stage2": "16.2 s Zen 3, 13.7 s Zen 4"}
 ORIGINAL_BATCH = 4
-# Learning-rate schedule length; the step's cost does not depend on it.
-STEPS_PER_EPOCH = 1000
 
 
 def cpu_model() -> str:
@@ -77,8 +76,9 @@ def time_step(variant: str, dtype: str, batch: int, remat: bool, small: bool, re
   config.model.update(dtype=dtype, remat=remat)
   model = models.build(config.model)
   variables = model_bench.random_variables(model)
-  optimizer = optimizer_lib.make_optimizer(config.train, STEPS_PER_EPOCH, variables["params"])
-  schedule = optimizer_lib.learning_rate_schedule(config.train, STEPS_PER_EPOCH)
+  optimizer = optimizer_lib.make_optimizer(config.train, variables["params"])
+  learning_rate = jax.device_put(np.float32(config.train.learning_rate),
+                                 sharding.replicated(mesh))
   state = jax.device_put(
       TrainState(step=jnp.zeros((), jnp.int32), params=variables["params"],
                  batch_stats=variables["batch_stats"],
@@ -88,13 +88,12 @@ def time_step(variant: str, dtype: str, batch: int, remat: bool, small: bool, re
   inputs = sharding.global_batch(
       random_batch(model, batch, height, width, config.input.heatmap_stride,
                    config.model.num_joints), mesh)
-  train_step = step_lib.compile_train_step(
-      step_lib.make_train_step(model, optimizer, schedule), mesh)
-  compiled = train_step.lower(state, inputs).compile()
+  train_step = step_lib.compile_train_step(step_lib.make_train_step(model, optimizer), mesh)
+  compiled = train_step.lower(state, inputs, learning_rate).compile()
   carried = [state]
 
   def run():
-    carried[0], metrics = compiled(carried[0], inputs)
+    carried[0], metrics = compiled(carried[0], inputs, learning_rate)
     return carried[0], metrics
 
   seconds = model_bench.time_calls(run, repeats)

@@ -16,3 +16,14 @@ def posetrack18_sample() -> pathlib.Path:
   if not (path / "annotations").is_dir():
     pytest.skip(f"PoseTrack18 sample not found at {path}; set POSETRACK18_SAMPLE")
   return path
+
+
+@pytest.fixture(scope="session", autouse=True)
+def compilation_cache(tmp_path_factory) -> pathlib.Path:
+  """One persistent XLA compilation cache for the test session, shared by the pytest workers
+  and the training runs they start: the same tiny programs compile once."""
+  import jax  # pylint: disable=import-outside-toplevel
+  path = tmp_path_factory.getbasetemp().parent / "jax_compilation_cache"
+  jax.config.update("jax_compilation_cache_dir", str(path))
+  jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+  return path

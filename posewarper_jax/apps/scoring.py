@@ -58,6 +58,7 @@ def score(predicted_videos: Sequence[records.Video],
     posetrack.write_posetrack18_video(truth, os.path.join(ground_truth_dir, f"{truth.name}.json"),
                                       image_root=image_root)
   predictions.write_predictions(predicted_videos, prediction_dir,
-                                frame_ids=[[f.frame_id for f in t.frames] for t in truths])
+                                frame_ids=[[f.frame_id for f in t.frames] for t in truths],
+                                image_root=image_root)
   results = posetrack_map.posetrack_map(ground_truth_dir, prediction_dir)
   return {**results, "predictions": prediction_dir, "ground_truth": ground_truth_dir}

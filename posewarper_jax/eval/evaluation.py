@@ -81,11 +81,11 @@ def evaluate_model(config: ml_collections.ConfigDict, model: nn.Module, variable
   frame_ids = [posetrack.listed_frame_ids(path) for path in json_paths]
   prediction_dir = os.path.join(output_dir, PREDICTIONS_DIR)
   predictions.write_predictions(predicted, prediction_dir, file_names=file_names,
-                                frame_ids=frame_ids)
+                                frame_ids=frame_ids, image_root=config.data.root)
   if config.eval.write_annolist:
     predictions.write_predictions(predicted, os.path.join(output_dir, ANNOLIST_DIR),
                                   file_names=file_names, frame_ids=frame_ids,
-                                  output_format="annolist")
+                                  output_format="annolist", image_root=config.data.root)
   gt_dir = os.path.dirname(json_paths[0])
   results = posetrack_map.posetrack_map(gt_dir, prediction_dir)
   summary = {**results, "checkpoint": source, "ground_truth": gt_dir,

@@ -52,7 +52,8 @@ def prediction_video(video: records.Video,
 def write_predictions(videos: Sequence[records.Video], out_dir: file_io.Path, *,
                       file_names: Optional[Sequence[str]] = None,
                       frame_ids: Optional[Sequence[Sequence[int]]] = None,
-                      output_format: str = "posetrack18") -> list[str]:
+                      output_format: str = "posetrack18",
+                      image_root: Optional[file_io.Path] = None) -> list[str]:
   """Writes one prediction file per video into `out_dir`; returns the paths.
 
   Args:
@@ -62,6 +63,8 @@ def write_predictions(videos: Sequence[records.Video], out_dir: file_io.Path, *,
     frame_ids: per video, the frame numbers its ground-truth file lists, in order
       (posetrack.listed_frame_ids); default: every frame.
     output_format: "posetrack18" (official PoseTrack18 JSON) or "annolist" (PoseTrack17).
+    image_root: the dataset root; image names are written relative to it, as in the ground
+      truth, so that the readers accept the files (default: the paths as they are).
   """
   if output_format not in FORMATS:
     raise ValueError(f"output_format={output_format!r}: expected one of {FORMATS}")
@@ -76,6 +79,6 @@ def write_predictions(videos: Sequence[records.Video], out_dir: file_io.Path, *,
   paths = []
   for video, name, ids in zip(videos, file_names, frame_ids):
     path = os.path.join(os.fspath(out_dir), name)
-    write(prediction_video(video, ids), path)
+    write(prediction_video(video, ids), path, image_root=image_root)
     paths.append(path)
   return paths

@@ -160,7 +160,7 @@ def prepare(config: ml_collections.ConfigDict, workdir: str) -> Run:
   schedule = optimizer_lib.learning_rate_schedule(train, per_epoch)
   abstract_params = jax.eval_shape(
       lambda: state_lib.initial_variables(model, config.seed))["params"]
-  optimizer = optimizer_lib.make_optimizer(train, per_epoch, abstract_params)
+  optimizer = optimizer_lib.make_optimizer(train, abstract_params)
   checkpoints_lib.write_run_config(workdir, config)
   checkpoints = checkpoints_lib.Checkpoints(workdir, train.keep_checkpoints)
   state = checkpoints.restore(_abstract_state(model, optimizer, config.seed, mesh))
@@ -192,8 +192,7 @@ def train(run: Run) -> tuple[state_lib.TrainState, Optional[dict[str, Any]]]:
                "starting at step %d", type(model).__name__, num_steps, run.steps_per_epoch,
                train.batch_size, mesh.size, jax.process_count(), start)
 
-  train_step = step_lib.compile_train_step(
-      step_lib.make_train_step(model, run.optimizer, run.schedule), mesh)
+  train_step = step_lib.compile_train_step(step_lib.make_train_step(model, run.optimizer), mesh)
   keys = step_lib.input_keys(model)
   dataset = frame_pairs.make_pair_dataset(
       run.videos, config.input, seed=config.seed,
@@ -225,7 +224,9 @@ def train(run: Run) -> tuple[state_lib.TrainState, Optional[dict[str, Any]]]:
     writer.throughput(start)
     for step in range(start + 1, num_steps + 1):
       local = next(batches)
-      state, metrics = train_step(state, sharding.global_batch({k: local[k] for k in keys}, mesh))
+      learning_rate = _replicate(np.float32(run.schedule(step - 1)), mesh)
+      state, metrics = train_step(state, sharding.global_batch({k: local[k] for k in keys}, mesh),
+                                  learning_rate)
       pending.append((step, metrics))
       last = step == num_steps
       if step % train.log_every_steps == 0 or last:

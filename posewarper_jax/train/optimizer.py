@@ -3,6 +3,7 @@
 from typing import Any
 
 import flax.traverse_util
+import jax
 import ml_collections
 import optax
 
@@ -43,11 +44,18 @@ def trainable_labels(params: Any, trainable: str) -> Any:
   return flax.traverse_util.unflatten_dict(labels)
 
 
-def make_optimizer(config: ml_collections.ConfigDict, steps_per_epoch: int,
-                   params: Any) -> optax.GradientTransformation:
-  """Adam (PyTorch defaults, no weight decay) on the trainable parameters; the frozen ones get
-  zero updates and no optimizer state."""
-  adam = optax.adam(learning_rate_schedule(config, steps_per_epoch), b1=config.adam_b1,
-                    b2=config.adam_b2, eps=config.adam_eps)
+def make_optimizer(config: ml_collections.ConfigDict, params: Any) -> optax.GradientTransformation:
+  """Adam's update direction (PyTorch defaults, no weight decay) for the trainable parameters;
+  the frozen ones get zero updates and no optimizer state. The learning rate is not part of
+  it: `apply_updates` takes it per step, so a compiled step serves every schedule."""
+  adam = optax.scale_by_adam(b1=config.adam_b1, b2=config.adam_b2, eps=config.adam_eps)
   return optax.multi_transform({"train": adam, "freeze": optax.set_to_zero()},
                                trainable_labels(params, config.trainable))
+
+
+def apply_updates(optimizer: optax.GradientTransformation, grads: Any, opt_state: Any,
+                  params: Any, learning_rate: jax.Array) -> tuple[Any, Any]:
+  """One Adam step: params - learning_rate * m_hat / (sqrt(v_hat) + eps) -> (params, opt_state)."""
+  directions, opt_state = optimizer.update(grads, opt_state, params)
+  updates = jax.tree.map(lambda d: -learning_rate * d, directions)
+  return optax.apply_updates(params, updates), opt_state

@@ -10,10 +10,11 @@ import optax
 from posewarper_jax import sharding
 from posewarper_jax.models import PoseWarper
 from posewarper_jax.train import losses
+from posewarper_jax.train import optimizer as optimizer_lib
 from posewarper_jax.train.state import TrainState
 
 Batch = dict[str, jax.Array]
-StepFn = Callable[[TrainState, Batch], tuple[TrainState, dict[str, jax.Array]]]
+StepFn = Callable[[TrainState, Batch, jax.Array], tuple[TrainState, dict[str, jax.Array]]]
 
 
 TARGET_KEYS = ("target", "target_weight")  # (B, H/4, W/4, K), (B, K).
@@ -48,22 +49,23 @@ def loss_and_updates(model: nn.Module, params: Any, batch_stats: Any, batch: Bat
   return losses.joints_mse(heatmaps, batch["target"], batch["target_weight"]), new_batch_stats
 
 
-def make_train_step(model: nn.Module, optimizer: optax.GradientTransformation,
-                    learning_rate: optax.Schedule) -> StepFn:
-  """(state, batch) -> (state after one Adam step, metrics {loss, grad_norm, learning_rate}).
+def make_train_step(model: nn.Module, optimizer: optax.GradientTransformation) -> StepFn:
+  """(state, batch, learning_rate) -> (state after one Adam step, metrics {loss, grad_norm,
+  learning_rate}).
 
-  loss and grad_norm are those of the parameters before the step; learning_rate is the one the
-  step used.
+  The learning rate is an input (a float32 scalar), so one compiled step serves any schedule.
+  loss and grad_norm are those of the parameters before the step.
   """
-  def step(state: TrainState, batch: Batch):
+  def step(state: TrainState, batch: Batch, learning_rate: jax.Array):
     grad_fn = jax.value_and_grad(lambda p: loss_and_updates(model, p, state.batch_stats, batch),
                                  has_aux=True)
     (loss, batch_stats), grads = grad_fn(state.params)
-    updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
-    new_state = TrainState(step=state.step + 1, params=optax.apply_updates(state.params, updates),
-                           batch_stats=batch_stats, opt_state=opt_state)
+    params, opt_state = optimizer_lib.apply_updates(optimizer, grads, state.opt_state,
+                                                    state.params, learning_rate)
+    new_state = TrainState(step=state.step + 1, params=params, batch_stats=batch_stats,
+                           opt_state=opt_state)
     metrics = {"loss": loss, "grad_norm": optax.global_norm(grads),
-               "learning_rate": learning_rate(state.step)}
+               "learning_rate": learning_rate}
     return new_state, metrics
   return step
 
@@ -71,5 +73,5 @@ def make_train_step(model: nn.Module, optimizer: optax.GradientTransformation,
 def compile_train_step(step: StepFn, mesh: jax.sharding.Mesh) -> StepFn:
   """`step` jitted over `mesh`: state replicated and donated, batch split along the data axis."""
   replicated = sharding.replicated(mesh)
-  return jax.jit(step, in_shardings=(replicated, sharding.batch_sharded(mesh)),
+  return jax.jit(step, in_shardings=(replicated, sharding.batch_sharded(mesh), replicated),
                  out_shardings=(replicated, replicated), donate_argnums=(0,))

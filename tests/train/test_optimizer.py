@@ -3,7 +3,6 @@
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
-import optax
 import pytest
 
 from configs import common
@@ -48,14 +47,13 @@ def test_adam_matches_pytorch_and_freezes_the_backbone():
            for _ in range(6)]
   config = _config(trainable="head", learning_rate=1e-2, lr_decay_epochs=(2, 3))
   steps_per_epoch = 2
-  optimizer = optimizer_lib.make_optimizer(config, steps_per_epoch, params)
-  state = optimizer.init(params)
-  current = params
-  for grad in grads:
-    updates, state = optimizer.update(grad, state, current)
-    current = optax.apply_updates(current, updates)
+  optimizer = optimizer_lib.make_optimizer(config, params)
   schedule = optimizer_lib.learning_rate_schedule(config, steps_per_epoch)
   lrs = [float(schedule(s)) for s in range(6)]
+  state = optimizer.init(params)
+  current = params
+  for grad, lr in zip(grads, lrs):
+    current, state = optimizer_lib.apply_updates(optimizer, grad, state, current, lr)
   assert lrs == pytest.approx([1e-2, 1e-2, 1e-3, 1e-3, 1e-4, 1e-4])
   expected = torch_adam(params["offsets_0"]["w"], [g["offsets_0"]["w"] for g in grads], lrs)
   np.testing.assert_allclose(np.asarray(current["offsets_0"]["w"]), expected, rtol=1e-5)

@@ -34,14 +34,13 @@ def _run_step(model, trainable: str):
   config.trainable = trainable
   config.learning_rate = 1e-2
   params = jax.eval_shape(lambda: state_lib.initial_variables(model, 0))["params"]
-  optimizer = optimizer_lib.make_optimizer(config, 10, params)
-  schedule = optimizer_lib.learning_rate_schedule(config, 10)
+  optimizer = optimizer_lib.make_optimizer(config, params)
   state = state_lib.initial_state(model, optimizer, seed=0)
   before = jax.tree.map(np.asarray, state)
-  train_step = step_lib.compile_train_step(step_lib.make_train_step(model, optimizer, schedule),
+  train_step = step_lib.compile_train_step(step_lib.make_train_step(model, optimizer),
                                            sharding.data_mesh())
   batch = {key: value for key, value in _batch().items() if key in step_lib.input_keys(model)}
-  after, metrics = train_step(state, batch)
+  after, metrics = train_step(state, batch, np.float32(config.learning_rate))
   return before, jax.tree.map(np.asarray, after), metrics, batch
 
 
