@@ -18,13 +18,12 @@ $(STAMP): requirements.txt
 test: $(STAMP)
 	$(PY) -m pytest -n 2 --dist loadfile -q tests
 
+# The paper's story on generated videos: writes demo_out/REPORT.md and demo_out/results.json.
 demo: $(STAMP)
-	@echo "The demo (propagation, aggregation and retraining on synthetic videos) is not built"
-	@echo "yet. Available: train.py, evaluate.py and the data tools (see README.md), make test,"
-	@echo "make bench."
+	$(PY) -m posewarper_jax.apps.demo --out demo_out
 
 bench: $(STAMP)
 	@for script in benchmarks/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
 
 clean:
-	rm -rf $(VENV)
+	rm -rf $(VENV) demo_out

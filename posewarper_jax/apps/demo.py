@@ -1,0 +1,397 @@
+"""The paper's story end to end on generated sparsely labeled videos (`make demo`).
+
+  python -m posewarper_jax.apps.demo --out demo_out [--preset full|tiny]
+
+1. Synthetic videos (data/synthetic.py), densely annotated; the training labels are thinned to
+   the propagation protocol's frames (SPEC 7a step 4: the 4th frame, then every 7th, and the
+   last), about 1 frame in 6.
+2. Stage 1 (the single-frame HRNet) on those sparse labels; stage 2 (PoseWarper on the frozen
+   stage-1 backbone); both with configs/synthetic.py.
+3. Propagation on the validation videos (SPEC 7a): PoseWarper against Farneback optical flow
+   and HRNet pseudo-labeling, scored with the PoseTrack mAP against the dense ground truth.
+4. Temporal aggregation (SPEC 7b) against the single-frame model, with ground-truth boxes.
+5. Pseudo-labels (SPEC 7c): the sparse training labels propagated to every training frame,
+   then the single-frame HRNet trained again on them, against stage 1 (sparse labels alone,
+   the same number of steps).
+6. demo_out/REPORT.md (tables in the paper's format, figures) and demo_out/results.json
+   ({method: {"predictions", "ground_truth", "Total"}}, folders relative to demo_out).
+
+Every number in the report is computed here from the prediction files it names; nothing is
+tuned on the validation videos.
+"""
+
+import dataclasses
+import datetime
+import json
+import os
+import platform
+import time
+from typing import Any, Optional, Sequence
+
+from absl import app
+from absl import flags
+from absl import logging
+import jax
+import ml_collections
+import numpy as np
+
+from configs import synthetic as synthetic_config
+from posewarper_jax import models
+from posewarper_jax.apps import flow_propagation
+from posewarper_jax.apps import propagation
+from posewarper_jax.apps import pseudo_labels
+from posewarper_jax.apps import scoring
+from posewarper_jax.data import datasets
+from posewarper_jax.data import frame_pairs
+from posewarper_jax.data import posetrack
+from posewarper_jax.data import sparse_labels
+from posewarper_jax.data import synthetic
+from posewarper_jax.eval import evaluation
+from posewarper_jax.train import loop
+from posewarper_jax.viz import curves
+from posewarper_jax.viz import offsets as offsets_viz
+from posewarper_jax.viz import overlays
+from posewarper_jax.viz import pairs
+
+# The paper's Table 1 and SOTA-table columns (SPEC 9).
+COLUMNS = ("Head", "Shoulder", "Elbow", "Wrist", "Hip", "Knee", "Ankle", "Total")
+# The orderings the paper reports, as (better, worse, claim).
+ORDERINGS = (
+    ("propagation_posewarper", "propagation_farneback",
+     "PoseWarper propagation above Farneback propagation (SPEC 7a)"),
+    ("propagation_farneback", "propagation_pseudolabel",
+     "Farneback propagation above HRNet pseudo-labeling (SPEC 7a)"),
+    ("aggregate", "single", "aggregation at least as good as the single frame (SPEC 7b)"),
+    ("retrain_pseudolabel", "retrain_baseline",
+     "retraining on pseudo-labels at least as good as the sparse labels alone (SPEC 7c)"),
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Preset:
+  """Sizes of one demo run."""
+  train_videos: int
+  val_videos: int
+  frames: int
+  frame_size: tuple[int, int]  # (width, height) of the generated videos.
+  stage1_steps: int
+  stage2_steps: int
+  model_overrides: dict  # Fields of configs/synthetic.py's config set on top of it.
+
+
+PRESETS = {
+    # `make demo`: about 10-13 minutes on 2 CPU cores.
+    "full": Preset(train_videos=24, val_videos=8, frames=30, frame_size=(320, 240),
+                   stage1_steps=500, stage2_steps=150, model_overrides={}),
+    # The tests: every stage on a handful of frames with the smallest model (the one of
+    # tests/train/conftest.py, whose compiled programs it shares).
+    "tiny": Preset(train_videos=2, val_videos=2, frames=10, frame_size=(160, 120),
+                   stage1_steps=4, stage2_steps=4, model_overrides={
+                       "input.image_size": (32, 64), "model.width": 4,
+                       "model.stage_modules": (1, 1, 1), "model.num_blocks": 1,
+                       "model.stem_width": 8, "model.layer1_blocks": 1,
+                       "model.head.num_offset_blocks": 2, "model.head.offset_channels": 8,
+                       "model.head.dilations": (1, 3), "train.batch_size": 8,
+                       "train.adam_eps": 1e-2, "eval.batch_size": 4}),
+}
+
+
+class Progress:
+  """Numbered stage lines with the elapsed time, on stdout."""
+
+  def __init__(self, num_stages: int):
+    self.start = time.perf_counter()
+    self.num_stages = num_stages
+    self.stage = 0
+
+  def elapsed(self) -> float:
+    return time.perf_counter() - self.start
+
+  def __call__(self, message: str) -> None:
+    self.stage += 1
+    minutes, seconds = divmod(int(self.elapsed()), 60)
+    print(f"[demo {self.stage}/{self.num_stages} {minutes:02d}:{seconds:02d}] {message}",
+          flush=True)
+
+
+def run_config(variant: str, root: str, preset: Preset, num_steps: int,
+               train_labels_dir: str) -> ml_collections.ConfigDict:
+  """configs/synthetic.py's `variant` on the demo's data with the preset's sizes; learning-rate
+  decays at 60% and 85% of the run (the config's epochs assume longer runs)."""
+  config = synthetic_config.get_config(variant)
+  config.data.root = root
+  config.data.train_labels_dir = train_labels_dir
+  config.train.num_steps = num_steps
+  config.train.init_from = ""
+  config.train.eval_at_end = False
+  config.train.checkpoint_every_steps = num_steps
+  config.train.log_every_steps = max(1, num_steps // 5)
+  for field, value in preset.model_overrides.items():
+    section, _, name = field.rpartition(".")
+    target = config
+    for part in section.split("."):
+      target = target[part]
+    target[name] = value
+  num_instances = frame_pairs.num_instances(datasets.training_videos(config.data), config.input)
+  epochs = num_steps / loop.steps_per_epoch(num_instances, config.train.batch_size)
+  config.train.decay_one_epoch_early = False
+  config.train.lr_decay_epochs = (max(1, round(0.6 * epochs)), max(1, round(0.85 * epochs)))
+  return config
+
+
+def train(config: ml_collections.ConfigDict, workdir: str, init_from: str = "") -> str:
+  """Trains `config` in `workdir` (resuming if it holds a checkpoint); returns the workdir."""
+  config.train.init_from = init_from
+  loop.train_and_evaluate(config, workdir)
+  return workdir
+
+
+def _entry(results: dict, out_dir: str, predictions: str, ground_truth: str) -> dict:
+  return {"predictions": os.path.relpath(predictions, out_dir),
+          "ground_truth": os.path.relpath(ground_truth, out_dir),
+          "Total": results["table"]["Total"], "table": results["table"]}
+
+
+def write_sparse_labels(dense: Sequence[Any], labeled: Sequence[Sequence[int]], out_dir: str,
+                        root: str) -> tuple[Any, ...]:
+  """Keeps the labels of `labeled` positions only and writes them as PoseTrack18 files."""
+  sparse = tuple(sparse_labels.keep_labels(video, positions)
+                 for video, positions in zip(dense, labeled))
+  for video in sparse:
+    posetrack.write_posetrack18_video(video, os.path.join(out_dir, f"{video.name}.json"),
+                                      image_root=root)
+  return sparse
+
+
+def offset_figure(stage2_dir: str, videos, labeled, input_config, out_path: str) -> str:
+  """The learned offsets of one validation person's left wrist between a labeled frame A and
+  frame A + 2 (SPEC 8)."""
+  model, variables = models.load(stage2_dir)
+  video, source = videos[0], labeled[0][0]
+  target = min(source + 2, len(video.frames) - 1)
+  person = video.frames[source].persons[0]
+  frames = offsets_viz.crop_frames([video.frames[source].path, video.frames[target].path],
+                                   person.box, input_config)
+  prediction = offsets_viz.predict_offsets(model, variables, frames[0], frames[1])
+  joint = "left_wrist"
+  pixel = prediction.peak(joint)
+  return offsets_viz.write_offset_figure(
+      out_path, pairs.to_uint8(frames[0]), pairs.to_uint8(frames[1]),
+      prediction.centre_offsets(joint, 0), prediction.sampling_points(joint, 0, pixel), pixel,
+      joint=joint, dilation=prediction.dilations[0])
+
+
+def _table(rows: Sequence[tuple[str, dict]]) -> str:
+  lines = ["| Method | " + " | ".join(COLUMNS) + " |", "|---" * (len(COLUMNS) + 1) + "|"]
+  for name, table in rows:
+    lines.append(f"| {name} | " + " | ".join(f"{table[c]:.1f}" for c in COLUMNS) + " |")
+  return "\n".join(lines)
+
+
+def orderings(results: dict) -> list[dict]:
+  """Each of the paper's orderings with both mAPs, the margin and whether it holds here."""
+  checks = []
+  for better, worse, claim in ORDERINGS:
+    margin = results[better]["Total"] - results[worse]["Total"]
+    strict = better.startswith("propagation")
+    checks.append({"claim": claim, "better": better, "worse": worse, "margin": margin,
+                   "holds": bool(margin > 0 if strict else margin >= 0)})
+  return checks
+
+
+def write_report(out_dir: str, results: dict, checks: list[dict], figures: dict,
+                 preset_name: str, preset: Preset, seconds: float) -> str:
+  """demo_out/REPORT.md."""
+  def rows(names):
+    return [(label, results[key]["table"]) for key, label in names]
+
+  def files(key):
+    return f"`{results[key]['predictions']}` against `{results[key]['ground_truth']}`"
+
+  cpu = _cpu_model()
+  lines = [
+      "# PoseWarper on synthetic sparsely labeled videos",
+      "",
+      f"Generated by `python -m posewarper_jax.apps.demo --preset {preset_name}` on "
+      f"{datetime.date.today().isoformat()}, {cpu}, {jax.devices()[0].platform}, in "
+      f"{seconds / 60:.1f} minutes. {preset.train_videos} training and {preset.val_videos} "
+      f"validation videos of {preset.frames} frames; training labels on the propagation "
+      f"protocol's frames only (SPEC 7a: about 1 in 6); stage 1 and retraining "
+      f"{preset.stage1_steps} steps, stage 2 {preset.stage2_steps} steps. PoseTrack mAP "
+      f"(AP %, PCKh@0.5) of the prediction files named below each table.",
+      "",
+      "## Video pose propagation (the paper's Table 1)",
+      "",
+      _table(rows([("propagation_pseudolabel", "Pseudo-labeling w/ HRNet"),
+                   ("propagation_farneback", "Optical flow (Farneback)"),
+                   ("propagation_posewarper", "PoseWarper")])),
+      "",
+      "Validation runs, labels every 7th frame. Files: PoseWarper "
+      f"{files('propagation_posewarper')}.",
+      "",
+      "## Temporal pose aggregation at inference",
+      "",
+      _table(rows([("single", "HRNet, single frame"),
+                   ("aggregate", "PoseWarper, frames t-2..t+2")])),
+      "",
+      f"Ground-truth boxes of every validation frame. Files: {files('aggregate')}.",
+      "",
+      "## Data augmentation with propagated pseudo-labels",
+      "",
+      _table(rows([("retrain_baseline", "Sparse labels only"),
+                   ("retrain_pseudolabel", "Sparse labels + propagated pseudo-labels")])),
+      "",
+      "Single-frame HRNet, same steps and schedule; \"sparse labels only\" is the stage-1 "
+      f"model (also the \"single frame\" row above). Files: {files('retrain_pseudolabel')}.",
+      "",
+      "## Do the paper's orderings hold here?",
+      "",
+      "| Claim | mAP | margin | holds |",
+      "|---|---|---|---|",
+  ]
+  for check in checks:
+    values = (f"{results[check['better']]['Total']:.1f} vs "
+              f"{results[check['worse']]['Total']:.1f}")
+    lines.append(f"| {check['claim']} | {values} | {check['margin']:+.1f} | "
+                 f"{'yes' if check['holds'] else 'NO'} |")
+  lines += ["", "## Figures", ""]
+  for caption, path in figures.items():
+    lines += [f"**{caption}**", "", f"![{caption}]({os.path.relpath(path, out_dir)})", ""]
+  path = os.path.join(out_dir, "REPORT.md")
+  with open(path, "w", encoding="utf-8") as report:
+    report.write("\n".join(lines) + "\n")
+  return path
+
+
+def _cpu_model() -> str:
+  try:
+    with open("/proc/cpuinfo", encoding="utf-8") as info:
+      for line in info:
+        if line.startswith("model name"):
+          return f"{line.split(':', 1)[1].strip()} ({os.cpu_count()} cores)"
+  except OSError:
+    pass
+  return platform.processor() or platform.machine()
+
+
+def run_demo(out_dir: str, preset_name: str = "full") -> dict:
+  """Runs the whole demo into `out_dir`; returns results.json's content."""
+  preset = PRESETS[preset_name]
+  out_dir = os.path.abspath(out_dir)
+  root = os.path.join(out_dir, "data")
+  runs = os.path.join(out_dir, "runs")
+  if not jax.config.jax_compilation_cache_dir:  # Retraining reuses stage 1's compiled step.
+    jax.config.update("jax_compilation_cache_dir", os.path.join(out_dir, "jax_cache"))
+  progress = Progress(num_stages=12)
+
+  progress(f"synthetic videos under {root}")
+  if not os.path.isdir(os.path.join(root, "annotations", "val")):
+    for split, count in (("train", preset.train_videos), ("val", preset.val_videos)):
+      synthetic.generate(root, num_videos=count, frames_per_video=preset.frames,
+                         image_size=preset.frame_size, split=split)
+  data_config = synthetic_config.get_config("stage1").data
+  data_config.root = root
+  dense_train = datasets.load_split(data_config, "train")
+  train_labeled = propagation.labeled_positions(dense_train)
+  sparse_dir = os.path.join(out_dir, "labels", "sparse")
+  sparse_train = write_sparse_labels(dense_train, train_labeled, sparse_dir, root)
+
+  progress(f"stage 1: single-frame HRNet on the sparse labels, {preset.stage1_steps} steps")
+  stage1 = run_config("stage1", root, preset, preset.stage1_steps, sparse_dir)
+  stage1_dir = train(stage1, os.path.join(runs, "stage1"))
+  progress(f"stage 2: PoseWarper on the frozen stage-1 backbone, {preset.stage2_steps} steps")
+  stage2 = run_config("stage2", root, preset, preset.stage2_steps, sparse_dir)
+  stage2_dir = train(stage2, os.path.join(runs, "stage2"), init_from=stage1_dir)
+
+  results = {}
+  val = datasets.load_split(data_config, "val")
+  val_labeled = propagation.labeled_positions(val)
+  stage2_model, stage2_variables = models.load(stage2_dir)
+  stage1_model, stage1_variables = models.load(stage1_dir)
+  methods = {
+      "propagation_posewarper": lambda: propagation.propagate(
+          val, val_labeled, stage2_model, stage2_variables, stage2.input,
+          batch_size=stage2.eval.batch_size),
+      "propagation_farneback": lambda: flow_propagation.propagate(val, val_labeled),
+      "propagation_pseudolabel": lambda: propagation.pseudo_label_baseline(
+          val, val_labeled, stage1_model, stage1_variables, stage1.input, stage1.eval),
+  }
+  for name, method in methods.items():
+    progress(f"{name}: validation videos, labels every 7th frame")
+    scored = scoring.score(method(), val, os.path.join(out_dir, name), image_root=root)
+    results[name] = _entry(scored, out_dir, scored["predictions"], scored["ground_truth"])
+
+  for name, config, workdir in (("single", stage1, stage1_dir), ("aggregate", stage2, stage2_dir)):
+    progress(f"{name}: every validation person box, mode {config.eval.mode}")
+    eval_dir = os.path.join(out_dir, "eval", name)
+    scored = evaluation.evaluate(config, workdir, eval_dir)
+    results[name] = _entry(scored, out_dir, os.path.join(eval_dir, evaluation.PREDICTIONS_DIR),
+                           os.path.join(root, "annotations", "val"))
+  results["retrain_baseline"] = dict(results["single"])
+
+  progress("pseudo-labels: sparse training labels propagated to every training frame")
+  propagated = propagation.propagate(dense_train, train_labeled, stage2_model, stage2_variables,
+                                     stage2.input, batch_size=stage2.eval.batch_size)
+  pseudo_dir = os.path.join(out_dir, "labels", "pseudo")
+  pseudo_labels.write_pseudo_labels(
+      pseudo_labels.augment_with_propagated(sparse_train, propagated), pseudo_dir, root)
+  progress(f"retraining the single-frame HRNet on labels + pseudo-labels, "
+           f"{preset.stage1_steps} steps")
+  retrain = run_config("retrain", root, preset, preset.stage1_steps, pseudo_dir)
+  retrain_dir = train(retrain, os.path.join(runs, "retrain"))
+  eval_dir = os.path.join(out_dir, "eval", "retrain_pseudolabel")
+  scored = evaluation.evaluate(retrain, retrain_dir, eval_dir)
+  results["retrain_pseudolabel"] = _entry(
+      scored, out_dir, os.path.join(eval_dir, evaluation.PREDICTIONS_DIR),
+      os.path.join(root, "annotations", "val"))
+
+  progress("figures and report")
+  figures_dir = os.path.join(out_dir, "figures")
+  os.makedirs(figures_dir, exist_ok=True)
+  figures = {
+      "Training losses": curves.plot_losses(
+          [stage1_dir, stage2_dir, retrain_dir], os.path.join(figures_dir, "losses.png"),
+          labels=["stage 1 (sparse labels)", "stage 2 (PoseWarper head)",
+                  "retrain (+ pseudo-labels)"]),
+      "Learned offsets (left wrist, first dilation) between frames t and t+2": offset_figure(
+          stage2_dir, val, val_labeled, stage2.input, os.path.join(figures_dir, "offsets.png")),
+  }
+  first_video = sorted(os.listdir(os.path.join(out_dir, "propagation_posewarper",
+                                               "predictions")))[0]
+  overlay_paths = overlays.write_overlays(
+      os.path.join(out_dir, "propagation_posewarper", "predictions", first_video), root,
+      os.path.join(figures_dir, "overlays"), every=7,
+      ground_truth_file=os.path.join(out_dir, "propagation_posewarper", "ground_truth",
+                                     first_video))
+  if overlay_paths:
+    figures["PoseWarper propagation (colour) and ground truth (white)"] = overlay_paths[
+        min(1, len(overlay_paths) - 1)]
+  checks = orderings(results)
+  summary = {name: {key: value for key, value in entry.items() if key != "table"}
+             for name, entry in results.items()}
+  with open(os.path.join(out_dir, "results.json"), "w", encoding="utf-8") as stream:
+    json.dump(summary, stream, indent=2)
+    stream.write("\n")
+  report = write_report(out_dir, results, checks, figures, preset_name, preset,
+                        progress.elapsed())
+  progress(f"done: {report}")
+  for check in checks:
+    print(f"  {'holds' if check['holds'] else 'DOES NOT HOLD'}: {check['claim']} "
+          f"({check['margin']:+.1f} mAP)", flush=True)
+  return summary
+
+
+def main() -> None:
+  out = flags.DEFINE_string("out", "demo_out", "Output folder.")
+  preset = flags.DEFINE_enum("preset", "full", list(PRESETS), "Demo sizes.")
+
+  def run(argv: Sequence[str]) -> None:
+    if len(argv) > 1:
+      raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    run_demo(out.value, preset.value)
+
+  app.run(run)
+
+
+if __name__ == "__main__":
+  main()
