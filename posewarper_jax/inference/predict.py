@@ -9,9 +9,9 @@ Modes:
   "single": the backbone's heatmaps of frame t (an HRNet, or a PoseWarper's backbone);
   "aggregate": PoseWarper.aggregate over frames t-2..t+2, all cropped with frame t's box.
 
-Options that the original lacks are switches of the `eval` config section (configs/common.py) and off by default: flip
-test, mmpose's rescoring with OKS-NMS, and the predicted head_bottom as PoseTrack's neck.
-Evaluation runs in one process over its local devices.
+Options that the original lacks are switches of the `eval` config section (configs/common.py)
+and off by default: flip test, mmpose's rescoring with OKS-NMS, and the predicted head_bottom
+as PoseTrack's neck. Prediction runs in one process over a mesh of its local devices.
 """
 
 import collections

@@ -1,1 +1,1 @@
-"""posewarper_jax.train."""
+"""posewarper_jax.train: train state, loss, optimizer, step, checkpoints, metrics and the loop."""
