@@ -26,14 +26,12 @@ import json
 import os
 import platform
 import time
-from typing import Any, Optional, Sequence
+from typing import Sequence
 
 from absl import app
 from absl import flags
-from absl import logging
 import jax
 import ml_collections
-import numpy as np
 
 from configs import synthetic as synthetic_config
 from posewarper_jax import models
@@ -44,6 +42,7 @@ from posewarper_jax.apps import scoring
 from posewarper_jax.data import datasets
 from posewarper_jax.data import frame_pairs
 from posewarper_jax.data import posetrack
+from posewarper_jax.data import records
 from posewarper_jax.data import sparse_labels
 from posewarper_jax.data import synthetic
 from posewarper_jax.eval import evaluation
@@ -152,15 +151,13 @@ def _entry(results: dict, out_dir: str, predictions: str, ground_truth: str) -> 
           "Total": results["table"]["Total"], "table": results["table"]}
 
 
-def write_sparse_labels(dense: Sequence[Any], labeled: Sequence[Sequence[int]], out_dir: str,
-                        root: str) -> tuple[Any, ...]:
-  """Keeps the labels of `labeled` positions only and writes them as PoseTrack18 files."""
-  sparse = tuple(sparse_labels.keep_labels(video, positions)
-                 for video, positions in zip(dense, labeled))
-  for video in sparse:
-    posetrack.write_posetrack18_video(video, os.path.join(out_dir, f"{video.name}.json"),
+def write_sparse_labels(dense: Sequence[records.Video], labeled: Sequence[Sequence[int]],
+                        out_dir: str, root: str) -> None:
+  """Keeps the labels of the `labeled` positions only and writes them as PoseTrack18 files."""
+  for video, positions in zip(dense, labeled):
+    posetrack.write_posetrack18_video(sparse_labels.keep_labels(video, positions),
+                                      os.path.join(out_dir, f"{video.name}.json"),
                                       image_root=root)
-  return sparse
 
 
 def offset_figure(stage2_dir: str, videos, labeled, input_config, out_path: str) -> str:
@@ -294,7 +291,7 @@ def run_demo(out_dir: str, preset_name: str = "full") -> dict:
   dense_train = datasets.load_split(data_config, "train")
   train_labeled = propagation.labeled_positions(dense_train)
   sparse_dir = os.path.join(out_dir, "labels", "sparse")
-  sparse_train = write_sparse_labels(dense_train, train_labeled, sparse_dir, root)
+  write_sparse_labels(dense_train, train_labeled, sparse_dir, root)
 
   progress(f"stage 1: single-frame HRNet on the sparse labels, {preset.stage1_steps} steps")
   stage1 = run_config("stage1", root, preset, preset.stage1_steps, sparse_dir)
@@ -330,11 +327,11 @@ def run_demo(out_dir: str, preset_name: str = "full") -> dict:
   results["retrain_baseline"] = dict(results["single"])
 
   progress("pseudo-labels: sparse training labels propagated to every training frame")
-  propagated = propagation.propagate(dense_train, train_labeled, stage2_model, stage2_variables,
-                                     stage2.input, batch_size=stage2.eval.batch_size)
   pseudo_dir = os.path.join(out_dir, "labels", "pseudo")
   pseudo_labels.write_pseudo_labels(
-      pseudo_labels.augment_with_propagated(sparse_train, propagated), pseudo_dir, root)
+      pseudo_labels.propagated_labels(dense_train, train_labeled, stage2_model, stage2_variables,
+                                      stage2.input, batch_size=stage2.eval.batch_size),
+      pseudo_dir, root)
   progress(f"retraining the single-frame HRNet on labels + pseudo-labels, "
            f"{preset.stage1_steps} steps")
   retrain = run_config("retrain", root, preset, preset.stage1_steps, pseudo_dir)

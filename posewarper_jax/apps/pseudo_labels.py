@@ -82,6 +82,19 @@ def augment_with_propagated(sparse_videos: Sequence[records.Video],
   return tuple(augmented)
 
 
+def propagated_labels(videos: Sequence[records.Video], labeled: Sequence[Sequence[int]],
+                      model: models.PoseWarper, variables: dict,
+                      input_config: ml_collections.ConfigDict, *, batch_size: int = 16,
+                      neck: str = "shoulder_midpoint") -> tuple[records.Video, ...]:
+  """The labels of the `labeled` positions of `videos` plus the poses the warper propagates
+  from them to the other frames of each run (SPEC 7c steps 2-3; apps.propagation.propagate)."""
+  propagated = propagation.propagate(videos, labeled, model, variables, input_config,
+                                     batch_size=batch_size, neck=neck)
+  sparse = tuple(sparse_labels.keep_labels(video, positions)
+                 for video, positions in zip(videos, labeled))
+  return augment_with_propagated(sparse, propagated)
+
+
 def write_pseudo_labels(videos: Sequence[records.Video], out_dir: file_io.Path,
                         image_root: file_io.Path) -> list[str]:
   """Writes out_dir/<video name>.json (PoseTrack18, file names relative to image_root) per
@@ -102,10 +115,8 @@ def _main(argv: Sequence[str], config: ml_collections.ConfigDict, checkpoint: st
     videos = datasets.load_split(config.data, config.data.train_split)
     labeled = propagation.labeled_positions(videos, every_k)
     model, variables = models.load(checkpoint)
-  propagated = propagation.propagate(videos, labeled, model, variables, config.input,
-                                     batch_size=config.eval.batch_size, neck=config.eval.neck)
-  sparse = tuple(sparse_labels.keep_labels(v, positions) for v, positions in zip(videos, labeled))
-  augmented = augment_with_propagated(sparse, propagated)
+  augmented = propagated_labels(videos, labeled, model, variables, config.input,
+                                batch_size=config.eval.batch_size, neck=config.eval.neck)
   paths = write_pseudo_labels(augmented, out, config.data.root)
   labeled_frames = sum(len(v.labeled_positions) for v in augmented)
   print(f"wrote {len(paths)} videos with {labeled_frames} labeled frames to {out}")
