@@ -28,7 +28,6 @@ from absl import app
 from absl import flags
 import cv2
 import ml_collections
-from ml_collections import config_flags
 import numpy as np
 
 from posewarper_jax.apps import propagation
@@ -152,12 +151,8 @@ def _main(argv: Sequence[str], config: ml_collections.ConfigDict, out: str,
 
 def main() -> None:
   """The command line; its flags are defined here, so that importing the module defines none."""
-  config = config_flags.DEFINE_config_file(
-      "config", None, "Config file (configs/*.py[:variant]); data.split is propagated.",
-      lock_config=True)
-  out = flags.DEFINE_string("out", None, "Output folder (predictions/, ground_truth/).")
-  every_k = flags.DEFINE_integer("every_k", None, "Label every k-th frame of the longest run "
-                                 "(default: the paper's protocol, SPEC 7a).")
+  config, out, every_k = propagation.define_flags(
+      "split", "Output folder (predictions/, ground_truth/).")
   flags.mark_flags_as_required(["config", "out"])
   app.run(lambda argv: _main(argv, config.value, out.value, every_k.value))
 

@@ -24,7 +24,7 @@ apps.scoring, and prints the PoseTrack mAP; --method pseudolabel runs the baseli
 import dataclasses
 import functools
 import time
-from typing import Callable, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 from absl import app
 from absl import flags
@@ -270,17 +270,24 @@ def _main(argv: Sequence[str], config: ml_collections.ConfigDict, checkpoint: st
   print(posetrack_map.format_results(results))
 
 
-def main() -> None:
-  """The command line; its flags are defined here, so that importing the module defines none."""
+def define_flags(split: str, out_help: str) -> tuple[Any, Any, Any]:
+  """The (config, out, every_k) flags the propagation command lines share; `split` names the
+  config field of the split they read."""
   config = config_flags.DEFINE_config_file(
-      "config", None, "Config file (configs/*.py[:variant]); data.split is propagated.",
+      "config", None, f"Config file (configs/*.py[:variant]); data.{split} is propagated.",
       lock_config=True)
-  checkpoint = flags.DEFINE_string("checkpoint", None, "PoseWarper (or, for pseudolabel, "
-                                   "HRNet) checkpoint directory.")
-  out = flags.DEFINE_string("out", None, "Output folder (predictions/, ground_truth/).")
-  method = flags.DEFINE_enum("method", "posewarper", METHODS, "Propagation method.")
+  out = flags.DEFINE_string("out", None, out_help)
   every_k = flags.DEFINE_integer("every_k", None, "Label every k-th frame of the longest run "
                                  "(default: the paper's protocol, SPEC 7a).")
+  return config, out, every_k
+
+
+def main() -> None:
+  """The command line; its flags are defined here, so that importing the module defines none."""
+  config, out, every_k = define_flags("split", "Output folder (predictions/, ground_truth/).")
+  checkpoint = flags.DEFINE_string("checkpoint", None, "PoseWarper (or, for pseudolabel, "
+                                   "HRNet) checkpoint directory.")
+  method = flags.DEFINE_enum("method", "posewarper", METHODS, "Propagation method.")
   flags.mark_flags_as_required(["config", "checkpoint", "out"])
   app.run(lambda argv: _main(argv, config.value, checkpoint.value, out.value, method.value,
                              every_k.value))

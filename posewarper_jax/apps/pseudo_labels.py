@@ -27,7 +27,6 @@ from typing import Optional, Sequence
 from absl import app
 from absl import flags
 import ml_collections
-from ml_collections import config_flags
 import numpy as np
 
 from posewarper_jax import models
@@ -124,13 +123,9 @@ def _main(argv: Sequence[str], config: ml_collections.ConfigDict, checkpoint: st
 
 def main() -> None:
   """The command line; its flags are defined here, so that importing the module defines none."""
-  config = config_flags.DEFINE_config_file(
-      "config", None, "Config file (configs/*.py[:variant]); data.train_split is propagated.",
-      lock_config=True)
+  config, out, every_k = propagation.define_flags(
+      "train_split", "Output folder of the per-video PoseTrack18 labels.")
   checkpoint = flags.DEFINE_string("checkpoint", None, "PoseWarper checkpoint directory.")
-  out = flags.DEFINE_string("out", None, "Output folder of the per-video PoseTrack18 labels.")
-  every_k = flags.DEFINE_integer("every_k", None, "Label every k-th frame of the longest run "
-                                 "(default: the paper's protocol, SPEC 7a).")
   flags.mark_flags_as_required(["config", "checkpoint", "out"])
   app.run(lambda argv: _main(argv, config.value, checkpoint.value, out.value, every_k.value))
 
