@@ -236,15 +236,6 @@ def write_overlay_video(video: records.Video, predicted: records.Video, path: st
     writer.release()
 
 
-def _image_size(text: str) -> tuple[int, int]:
-  """argparse `type=` of --image_size: "W,H" -> (W, H)."""
-  try:
-    width, height = (int(value) for value in text.split(","))
-  except ValueError:
-    raise argparse.ArgumentTypeError(f"{text!r}: expected W,H, e.g. 288,384") from None
-  return width, height
-
-
 def main(argv: Optional[Sequence[str]] = None) -> None:
   parser = argparse.ArgumentParser(description="Dense poses on a video from sparse pose labels "
                                                "or from person boxes (see the module docstring).")
@@ -260,7 +251,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
                       help="COCO results JSON of person boxes, image_id = 0-based frame index")
   parser.add_argument("--min_score", type=float, default=detections.DEFAULT_MIN_SCORE,
                       help="with --boxes: boxes scoring below it are dropped")
-  parser.add_argument("--image_size", type=_image_size,
+  parser.add_argument("--image_size", type=cli_paths.numbers(2, int),
                       help="crop W,H (default: the checkpoint's training run, else 288,384)")
   parser.add_argument("--batch_size", type=int, default=common.eval_config("stage1").batch_size,
                       help="person boxes per step")

@@ -4,7 +4,7 @@ not a traceback."""
 import argparse
 import contextlib
 import sys
-from typing import Iterator
+from typing import Callable, Iterator
 
 from posewarper_jax.data import file_io
 
@@ -18,6 +18,22 @@ def existing(path: str) -> str:
   if not file_io.exists(path):
     raise argparse.ArgumentTypeError(f"{path} does not exist")
   return path
+
+
+def numbers(count: int, kind: type) -> Callable[[str], tuple]:
+  """argparse `type=` of `count` comma-separated numbers of type `kind`, e.g. "288,384"."""
+
+  def parse(text: str) -> tuple:
+    try:
+      values = tuple(kind(v) for v in text.split(","))
+    except ValueError:
+      values = ()
+    if len(values) != count:
+      raise argparse.ArgumentTypeError(f"{text!r}: expected {count} comma-separated "
+                                       f"{kind.__name__} values")
+    return values
+
+  return parse
 
 
 @contextlib.contextmanager

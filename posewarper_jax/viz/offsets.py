@@ -276,22 +276,6 @@ def crop_frames(paths: Sequence[file_io.Path], box: Sequence[float],
       for data in contents])
 
 
-def _numbers(count: int, kind: type):
-  """argparse `type=` of `count` comma-separated numbers."""
-
-  def parse(text: str) -> tuple:
-    try:
-      values = tuple(kind(v) for v in text.split(","))
-    except ValueError:
-      values = ()
-    if len(values) != count:
-      raise argparse.ArgumentTypeError(f"{text!r}: expected {count} comma-separated "
-                                       f"{kind.__name__} values")
-    return values
-
-  return parse
-
-
 def main(argv: Optional[Sequence[str]] = None) -> None:
   parser = argparse.ArgumentParser(description="Writes a PNG of a PoseWarper checkpoint's "
                                                "offsets for one joint and dilation.")
@@ -301,14 +285,14 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
                       help="JPEG of frame A (whose heatmaps the warp predicts)")
   parser.add_argument("--frame_b", required=True, type=cli_paths.existing,
                       help="JPEG of frame B (whose heatmaps are sampled)")
-  parser.add_argument("--box", required=True, type=_numbers(4, float),
+  parser.add_argument("--box", required=True, type=cli_paths.numbers(4, float),
                       help="person box x,y,w,h in frame A's pixels, used for both crops")
   parser.add_argument("--joint", required=True, choices=keypoints_lib.JOINT_NAMES)
   parser.add_argument("--dilation_index", type=int, default=0,
                       help="index into the model's dilations")
-  parser.add_argument("--pixel", type=_numbers(2, int),
+  parser.add_argument("--pixel", type=cli_paths.numbers(2, int),
                       help="heatmap pixel y,x of the kernel (default: the joint's peak in A)")
-  parser.add_argument("--image_size", type=_numbers(2, int),
+  parser.add_argument("--image_size", type=cli_paths.numbers(2, int),
                       default=tuple(common.input_config().image_size),
                       help="crop width,height the model was trained on")
   parser.add_argument("--out", required=True, help="output PNG")

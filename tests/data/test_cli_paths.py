@@ -44,3 +44,11 @@ def test_one_line_errors_leave_other_errors_alone():
   with pytest.raises(KeyError):
     with cli_paths.one_line_errors():
       raise KeyError("a bug")
+
+
+def test_numbers_parses_exactly_count_values():
+  parse = cli_paths.numbers(2, int)
+  assert parse("288,384") == (288, 384)
+  for text in ("288", "288,384,1", "a,b"):
+    with pytest.raises(argparse.ArgumentTypeError, match=f"'{text}': expected 2"):
+      parse(text)
