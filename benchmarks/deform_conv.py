@@ -4,7 +4,8 @@ Shape: B=8, 96x72, 17 -> 17 channels, 3x3 kernel, offset_groups=17, groups=1, st
 padding = dilation, dilations 3 and 24. Three jitted passes are timed: the forward, forward +
 backward w.r.t. (offset, weight) (PoseWarper stage 2, where x is the frozen backbone's heatmaps),
 and forward + backward w.r.t. everything. Each is the median of --repeats runs after one warm-up,
-each run ending in block_until_ready.
+each run ending in block_until_ready. --schedule picks the batch schedule: the platform's own
+(default; per image on CPU, the whole batch at once on GPU and TPU) or either one forced.
 
 How the floor is derived. A pass cannot be faster than the larger of two bounds:
 - memory: compulsory bytes / bandwidth. Compulsory bytes are every input of the jitted function
@@ -32,7 +33,8 @@ import jax.numpy as jnp
 import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # `make bench` runs scripts
-from posewarper_jax.ops import deform_conv2d  # pylint: disable=g-import-not-at-top
+# pylint: disable=g-import-not-at-top
+from posewarper_jax.ops import deform_conv
 
 # PoseWarper's deformable convs (SPEC 4.4): 17 joints in and out, 3x3, one offset field per joint.
 JOINTS = 17
@@ -84,6 +86,9 @@ def main():
   parser.add_argument("--repeats", type=int, default=20)
   parser.add_argument("--batch", type=int, default=8)
   parser.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32")
+  parser.add_argument("--schedule", choices=deform_conv.SCHEDULES,
+                      default=deform_conv.PLATFORM_SCHEDULE,
+                      help="batch schedule: the platform's, one image at a time, or batched")
   parser.add_argument("--peak-gflops", type=float, default=157.0,
                       help="fp32 peak of the machine (default: EPYC Zen 3, 2 cores, AVX2+FMA)")
   args = parser.parse_args()
@@ -100,7 +105,8 @@ def main():
   print(f"device: {jax.devices()[0].device_kind} ({jax.default_backend()}), "
         f"jax {jax.__version__}, {jax.device_count()} device(s)")
   print(f"x {x.shape} {x.dtype}, offset {offset.shape} {offset.dtype}, weight {weight.shape}, "
-        f"offset_groups {JOINTS}, groups 1, stride 1, padding = dilation")
+        f"offset_groups {JOINTS}, groups 1, stride 1, padding = dilation, "
+        f"schedule {args.schedule}")
   print(f"memory bandwidth (numpy copy): {bandwidth:.1f} GB/s; peak {args.peak_gflops:.0f} GFLOP/s")
 
   samples = args.batch * height * width * taps * JOINTS
@@ -114,8 +120,8 @@ def main():
         f"{'/floor':>7}")
   for dilation in DILATIONS:
     def forward(x, offset, weight, dilation=dilation):
-      return deform_conv2d(x, offset, weight, padding=dilation, dilation=dilation,
-                           offset_groups=JOINTS)
+      return deform_conv.deform_conv2d(x, offset, weight, padding=dilation, dilation=dilation,
+                                       offset_groups=JOINTS, schedule=args.schedule)
 
     def loss(x, offset, weight):
       return jnp.sum(forward(x, offset, weight).astype(jnp.float32) * 1e-3)

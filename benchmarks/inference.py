@@ -7,9 +7,11 @@ For each mode, at W48 384x288 (or --small):
     3 boxes each (benchmarks/input_pipeline.py's frames): decode, crop 1 or 5 frames per box;
   * end to end: inference/predict.predict over the same frames (pipeline, model, decoding).
 The model rate is compared with the analytic convolution cost of PERFORMANCE.md and the CPU's
-fp32 peak (benchmarks/model.py).
+fp32 peak (benchmarks/model.py). --batch_norm folded (default, what predict runs) times the
+model with its BatchNorms folded into the convolutions (models/fold.py), kept as trained.
 
   python benchmarks/inference.py [--small] [--batch 4] [--repeats 3] [--frames 4]
+                                 [--batch_norm folded|kept]
 """
 
 import argparse
@@ -30,7 +32,7 @@ from benchmarks import model as model_bench
 from configs import common
 from posewarper_jax.data import eval_inputs
 from posewarper_jax.inference import predict
-from posewarper_jax.models import posewarper
+from posewarper_jax.models import fold_batch_norm, posewarper
 from posewarper_jax import sharding
 
 # PERFORMANCE.md: convolution GMAC per 384x288 frame of the HRNet-W48 backbone and of the
@@ -65,14 +67,16 @@ def time_pipeline(videos, input_config, mode: str, batch: int) -> float:
   return count / (time.perf_counter() - start)
 
 
-def time_end_to_end(videos, model, variables, input_config, mode: str, batch: int) -> float:
+def time_end_to_end(videos, model, variables, input_config, mode: str, batch: int,
+                    folded: bool = True) -> float:
   """Boxes/s of predict.predict, after a warm-up call on one frame compiled the model."""
   eval_config = common.eval_config("stage2")
   eval_config.update(mode=mode, batch_size=batch)
   first_frame = dataclasses.replace(videos[0], frames=videos[0].frames[:1])
-  predict.predict((first_frame,), model, variables, input_config, eval_config)
+  predict.predict((first_frame,), model, variables, input_config, eval_config,
+                  fold_batch_norm=folded)
   start = time.perf_counter()
-  predict.predict(videos, model, variables, input_config, eval_config)
+  predict.predict(videos, model, variables, input_config, eval_config, fold_batch_norm=folded)
   boxes = sum(len(frame.persons) for video in videos for frame in video.frames)
   return boxes / (time.perf_counter() - start)
 
@@ -84,14 +88,19 @@ def main() -> None:
   parser.add_argument("--frames", type=int, default=4, help="1920x1080 frames, 3 boxes each")
   parser.add_argument("--small", action="store_true",
                       help="W32-sized check at 128x96 (analytic numbers do not apply)")
+  parser.add_argument("--batch_norm", choices=("folded", "kept"), default="folded",
+                      help="BatchNorm folded into the convolutions (as predict runs) or kept")
   args = parser.parse_args()
+  folded = args.batch_norm == "folded"
   width, height = (96, 128) if args.small else (288, 384)
   model = posewarper("w32" if args.small else "w48")
   variables = model_bench.random_variables(model)
+  folded_model, folded_variables = (fold_batch_norm(model, variables) if folded
+                                    else (model, variables))
   input_config = common.input_config()
   input_config.image_size = (width, height)
   print(f"jax {jax.__version__}, backend {jax.default_backend()}, devices {jax.devices()}; "
-        f"crop {height}x{width}, batch {args.batch}")
+        f"crop {height}x{width}, batch {args.batch}, BatchNorm {args.batch_norm}")
   print(f"{'mode':<10} {'model ms/batch':>15} {'model boxes/s':>14} {'GFLOP/s':>8} "
         f"{'of peak':>8} {'analytic GFLOP/box':>19} {'input boxes/s':>14} {'end-to-end':>11}")
   with tempfile.TemporaryDirectory() as folder:
@@ -100,10 +109,11 @@ def main() -> None:
     for mode in predict.MODES:
       num_frames = 1 if mode == "single" else len(eval_inputs.AGGREGATION_OFFSETS)
       analytic = 2 * (W48_GMAC * num_frames + (HEAD_GMAC * num_frames if mode != "single" else 0))
-      seconds, gflop = time_model(model, variables, mode, args.batch, height, width,
-                                  args.repeats)
+      seconds, gflop = time_model(folded_model, folded_variables, mode, args.batch, height,
+                                  width, args.repeats)
       pipeline_rate = time_pipeline((video,), input_config, mode, args.batch)
-      end_to_end = time_end_to_end((video,), model, variables, input_config, mode, args.batch)
+      end_to_end = time_end_to_end((video,), model, variables, input_config, mode, args.batch,
+                                   folded)
       print(f"{mode:<10} {1e3 * seconds:15.1f} {args.batch / seconds:14.3f} "
             f"{gflop / seconds:8.1f} {gflop / seconds / model_bench.PEAK_GFLOPS:8.1%} "
             f"{'n/a' if args.small else f'{analytic:.0f}':>19} {pipeline_rate:14.1f} "

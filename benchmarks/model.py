@@ -1,6 +1,8 @@
 """Benchmark: HRNet forward (PERFORMANCE.md table); the training steps are in train_step.py.
 
-  * HRNet-W32 256x192 forward, batch 8, and HRNet-W48 384x288 forward, batch 4: images/s.
+  * HRNet-W32 256x192 forward, batch 8, and HRNet-W48 384x288 forward, batch 4: images/s,
+    with the BatchNorms kept ("kept") and folded into the convolutions ("folded",
+    models/fold.py, what inference/predict.py runs).
 
 FLOPs come from XLA's cost analysis of the compiled function; the analytic convolution GMAC of
 PERFORMANCE.md are printed beside them, and the achieved rate is compared with --peak_gflops
@@ -8,7 +10,8 @@ PERFORMANCE.md are printed beside them, and the achieved rate is compared with -
 compile, which is slow on CPU).
 
   python benchmarks/model.py [--repeats 5] [--only hrnet_w32 hrnet_w48]
-                             [--dtype float32 bfloat16] [--peak_gflops 157] [--small]
+                             [--dtype float32 bfloat16] [--batch_norm kept folded]
+                             [--peak_gflops 157] [--small]
 """
 
 import argparse
@@ -26,7 +29,7 @@ from flax import traverse_util
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # `make bench` runs scripts
 # pylint: disable=g-import-not-at-top
-from posewarper_jax.models import checkpoint, hrnet
+from posewarper_jax.models import checkpoint, fold_batch_norm, hrnet
 
 # PERFORMANCE.md: fp32 peak of the reference CPU (2 Zen 3 cores, AVX2 + FMA, 2.445 GHz).
 PEAK_GFLOPS = 157.0
@@ -86,9 +89,11 @@ def time_calls(fn: Callable[[], Any], repeats: int) -> float:
   return statistics.median(times)
 
 
-def hrnet_forward(setting: Setting, dtype, repeats: int):
+def hrnet_forward(setting: Setting, dtype, repeats: int, folded: bool = False):
   model = hrnet(setting.arch, dtype=dtype)
   variables = random_variables(model)
+  if folded:
+    model, variables = fold_batch_norm(model, variables)
   images = jnp.asarray(np.random.default_rng(1).normal(
       size=(setting.batch, setting.height, setting.width, 3)), jnp.float32)
   compiled = jax.jit(model.apply).lower(variables, images).compile()
@@ -103,13 +108,16 @@ def main():
                       default=[s.name for s in SETTINGS])
   parser.add_argument("--dtype", nargs="+", choices=("float32", "bfloat16"),
                       default=["float32", "bfloat16"])
+  parser.add_argument("--batch_norm", nargs="+", choices=("kept", "folded"),
+                      default=["kept", "folded"],
+                      help="BatchNorm as trained, or folded into the convolutions (inference)")
   parser.add_argument("--peak_gflops", type=float, default=PEAK_GFLOPS,
                       help="peak GFLOP/s of the device for the 'of peak' column")
   parser.add_argument("--small", action="store_true",
                       help=f"quick check at {SMALL} (analytic numbers do not apply)")
   args = parser.parse_args()
   print(f"jax {jax.__version__}, backend {jax.default_backend()}, devices {jax.devices()}")
-  print(f"{'work':<34} {'dtype':<9} {'ms':>9} {'images/s':>9} {'XLA GFLOP':>10} "
+  print(f"{'work':<34} {'dtype':<9} {'BN':<7} {'ms':>9} {'images/s':>9} {'XLA GFLOP':>10} "
         f"{'GFLOP/s':>8} {'of peak':>8} {'analytic GFLOP':>15}")
   for setting in SETTINGS:
     if setting.name not in args.only:
@@ -117,13 +125,15 @@ def main():
     if args.small:
       setting = dataclasses.replace(setting, **SMALL)
     for dtype_name in args.dtype:
-      seconds, flops = hrnet_forward(setting, jnp.dtype(dtype_name), args.repeats)
-      gflops = flops / 1e9
-      analytic = "n/a" if args.small else f"{2 * setting.analytic_gmac * setting.batch:.1f}"
-      label = f"{setting.name} {setting.height}x{setting.width} b{setting.batch}"
-      print(f"{label:<34} {dtype_name:<9} {1e3 * seconds:9.1f} "
-            f"{setting.batch / seconds:9.3f} {gflops:10.1f} {gflops / seconds:8.1f} "
-            f"{gflops / seconds / args.peak_gflops:8.1%} {analytic:>15}")
+      for batch_norm in args.batch_norm:
+        seconds, flops = hrnet_forward(setting, jnp.dtype(dtype_name), args.repeats,
+                                       folded=batch_norm == "folded")
+        gflops = flops / 1e9
+        analytic = "n/a" if args.small else f"{2 * setting.analytic_gmac * setting.batch:.1f}"
+        label = f"{setting.name} {setting.height}x{setting.width} b{setting.batch}"
+        print(f"{label:<34} {dtype_name:<9} {batch_norm:<7} {1e3 * seconds:9.1f} "
+              f"{setting.batch / seconds:9.3f} {gflops:10.1f} {gflops / seconds:8.1f} "
+              f"{gflops / seconds / args.peak_gflops:8.1%} {analytic:>15}", flush=True)
 
 
 if __name__ == "__main__":

@@ -113,7 +113,9 @@ def model_config(kind: str) -> ml_collections.ConfigDict:
   config.num_blocks = 4  # BasicBlocks per branch (SPEC 2).
   config.stem_width = 64  # Channels of the two stride-2 stem convs (SPEC 2).
   config.layer1_blocks = 4  # Bottlenecks in layer1 (SPEC 2).
-  config.dtype = "float32"  # Computation dtype: "float32" | "bfloat16" (parameters stay float32).
+  # Computation dtype: "float32" | "bfloat16" (float32 parameters) | "float64" (needs jax x64
+  # enabled; float64 parameters).
+  config.dtype = "float32"
   config.remat = False  # Recompute HRNet blocks in the backward pass (activation memory).
   config.head = ml_collections.ConfigDict()  # The warping head (kind "posewarper" only).
   config.head.num_offset_blocks = 20  # SPEC 4.2.
@@ -173,6 +175,8 @@ def eval_config(variant: str) -> ml_collections.ConfigDict:
   config.oks_threshold = 0.9
   config.rescore_visibility_threshold = 0.2
   config.write_annolist = False  # Also write the predictions as PoseTrack17 annolist files.
+  # Each BatchNorm folded into the preceding convolution (models/fold.py); False: unfolded model.
+  config.fold_batch_norm = True
   return config
 
 

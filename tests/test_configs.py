@@ -23,6 +23,7 @@ def test_config_builds_and_validates(module_name, variant, mode, kind):
   datasets.check_data_config(config.data)
   frame_pairs.check_config(config.input)
   assert config.input.skip_corrupt_images is False  # A corrupt image is an error by default.
+  assert config.eval.fold_batch_norm is True  # Inference folds BatchNorm by default.
   width, height = config.input.image_size
   assert width % 32 == 0 and height % 32 == 0  # HRNet's lowest branch has stride 32.
   assert config.train.trainable == ("head" if variant == "stage2" else "all")

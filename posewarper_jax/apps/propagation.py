@@ -249,7 +249,8 @@ def pseudo_label_baseline(videos: Sequence[records.Video], labeled: Sequence[Seq
   """
   single = ml_collections.ConfigDict({**eval_config.to_dict(), "mode": "single"})
   box_videos = source_boxes(videos, frame_sources(videos, labeled))
-  return predict.predict(box_videos, model, variables, input_config, single, mesh=mesh)
+  return predict.predict(box_videos, model, variables, input_config, single, mesh=mesh,
+                         fold_batch_norm=eval_config.fold_batch_norm)
 
 
 def _main(argv: Sequence[str], config: ml_collections.ConfigDict, checkpoint: str, out: str,

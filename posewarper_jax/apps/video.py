@@ -281,7 +281,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     eval_config.mode = "aggregate" if isinstance(model, PoseWarper) else "single"
     eval_config.batch_size = args.batch_size
     (predicted,) = predict.predict((box_video,), model, variables, config, eval_config,
-                                   mesh=mesh)
+                                   mesh=mesh, fold_batch_norm=eval_config.fold_batch_norm)
   json_path = os.path.join(args.out, f"{video.name}.json")
   posetrack.write_posetrack18_video(predicted, json_path, image_root=args.out)
   video_path = os.path.join(args.out, f"{video.name}_poses.mp4")

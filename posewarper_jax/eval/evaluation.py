@@ -72,7 +72,8 @@ def evaluate_model(config: ml_collections.ConfigDict, model: nn.Module, variable
   output_dir = os.fspath(output_dir)
   start = time.perf_counter()
   predicted = predict.predict(videos, model, variables, config.input, config.eval, mesh=mesh,
-                              annotation_files=json_paths)
+                              annotation_files=json_paths,
+                              fold_batch_norm=config.eval.fold_batch_norm)
   seconds = time.perf_counter() - start
   num_boxes = sum(len(frame.persons) for video in videos for frame in video.frames)
   logging.info("%d boxes in %.1f s (%.2f boxes/s)", num_boxes, seconds, num_boxes / seconds)

@@ -5,6 +5,11 @@ data.detections) into the same videos whose persons carry predicted joints and s
 
   crops (data.eval_inputs) -> heatmaps (jit over a data-parallel mesh) -> decoding (decode.py).
 
+The heatmaps come from the model with its BatchNorm folded into the convolutions
+(models/fold.py; `predict(..., fold_batch_norm=False)`, which the callers set from
+config.eval.fold_batch_norm, runs the model as given): the same function to float32 rounding,
+without a pass over every activation per BatchNorm.
+
 Modes:
   "single": the backbone's heatmaps of frame t (an HRNet, or a PoseWarper's backbone);
   "aggregate": PoseWarper.aggregate over frames t-2..t+2, all cropped with frame t's box.
@@ -33,6 +38,7 @@ from posewarper_jax.data import records
 from posewarper_jax.data import transforms
 from posewarper_jax.inference import decode
 from posewarper_jax.models import HRNet, PoseWarper
+from posewarper_jax.models import fold
 from posewarper_jax import sharding
 
 MODES = ("single", "aggregate")
@@ -51,6 +57,9 @@ def check_eval_config(config: ml_collections.ConfigDict) -> None:
     raise ValueError(f"config.eval.neck={config.neck!r}: expected one of {decode.NECK_MODES}")
   if config.batch_size < 1:
     raise ValueError(f"config.eval.batch_size={config.batch_size}: must be positive")
+  if not isinstance(config.fold_batch_norm, bool):
+    raise ValueError(f"config.eval.fold_batch_norm={config.fold_batch_norm!r}: expected True or "
+                     f"False")
 
 
 def _backbone_heatmaps(model: nn.Module, variables, images: jax.Array) -> jax.Array:
@@ -96,16 +105,19 @@ def heatmap_function(model: nn.Module, mode: str, mesh: jax.sharding.Mesh,
 
 
 def replicated_variables(variables: dict, mesh: jax.sharding.Mesh) -> dict:
-  """{"params", "batch_stats"} of `variables` (other collections dropped), replicated on `mesh`."""
-  return jax.device_put({"params": variables["params"], "batch_stats": variables["batch_stats"]},
-                        sharding.replicated(mesh))
+  """{"params", "batch_stats"} of `variables` (other collections dropped), replicated on `mesh`.
+
+  A BatchNorm-folded model's variables (models/fold.py) have no "batch_stats".
+  """
+  return jax.device_put({name: variables[name] for name in ("params", "batch_stats")
+                         if name in variables}, sharding.replicated(mesh))
 
 
 def predict(videos: Sequence[records.Video], model: nn.Module, variables: dict,
             input_config: ml_collections.ConfigDict, eval_config: ml_collections.ConfigDict,
             *, mesh: Optional[jax.sharding.Mesh] = None,
-            annotation_files: Optional[Sequence[file_io.Path]] = None
-            ) -> tuple[records.Video, ...]:
+            annotation_files: Optional[Sequence[file_io.Path]] = None,
+            fold_batch_norm: bool = True) -> tuple[records.Video, ...]:
   """Predicts the joints of every person box of `videos`.
 
   Args:
@@ -117,6 +129,9 @@ def predict(videos: Sequence[records.Video], model: nn.Module, variables: dict,
     mesh: the caller's data-parallel mesh of this process's devices (default: a mesh over all
       local devices); `variables` may already live on it.
     annotation_files: per video, the file that listed it, named in errors about its images.
+    fold_batch_norm: run the model with every BatchNorm folded into the convolution before it
+      (models/fold.py): the same heatmaps to float32 rounding, faster. False runs `model` as
+      given. Callers with a config pass config.eval.fold_batch_norm.
   Returns:
     The videos with each box replaced by its prediction: keypoints (17, 3) with (x, y, 1),
     joint_scores (17,), score (the box score, or the rescored person score), box, centre, scale
@@ -125,6 +140,8 @@ def predict(videos: Sequence[records.Video], model: nn.Module, variables: dict,
   check_eval_config(eval_config)
   mesh = sharding.data_mesh(jax.local_devices()) if mesh is None else mesh
   sharding.check_batch_size(eval_config.batch_size, mesh)
+  if fold_batch_norm:
+    model, variables = fold.fold_batch_norm(model, variables)
   forward = heatmap_function(model, eval_config.mode, mesh, eval_config.flip_test)
   variables = replicated_variables(variables, mesh)
   skipped = collections.Counter()

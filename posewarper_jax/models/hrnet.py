@@ -36,11 +36,13 @@ class HighResolutionModule(nn.Module):
     multi_scale_output: False returns only the fused highest-resolution branch (the last module
       of the last stage).
     dtype: computation dtype.
+    batch_norm_folded: every BatchNorm is folded into its convolution (inference only).
   """
   widths: Sequence[int]
   num_blocks: int
   multi_scale_output: bool = True
   dtype: Dtype = jnp.float32
+  batch_norm_folded: bool = False
 
   @nn.compact
   def __call__(self, features: Sequence[jax.Array], train: bool) -> list[jax.Array]:
@@ -48,7 +50,9 @@ class HighResolutionModule(nn.Module):
     branches = []
     for b, x in enumerate(features):
       for k in range(self.num_blocks):
-        x = layers.BasicBlock(self.widths[b], dtype=self.dtype, name=f"branch{b}_block{k}")(x, train)
+        x = layers.BasicBlock(self.widths[b], dtype=self.dtype,
+                              batch_norm_folded=self.batch_norm_folded,
+                              name=f"branch{b}_block{k}")(x, train)
       branches.append(x)
     num_outputs = len(self.widths) if self.multi_scale_output else 1
     return [nn.relu(sum(self._fuse(branches[j], i, j, train) for j in range(len(self.widths))))
@@ -58,16 +62,15 @@ class HighResolutionModule(nn.Module):
     """Brings branch j's features to branch i's resolution and width."""
     if j == i:
       return x
+    options = dict(dtype=self.dtype, batch_norm_folded=self.batch_norm_folded)
     if j > i:
-      x = layers.conv(self.widths[i], 1, name=f"fuse{i}_{j}_conv", dtype=self.dtype)(x)
-      x = layers.batch_norm(train, name=f"fuse{i}_{j}_bn", dtype=self.dtype)(x)
+      x = layers.conv_bn(x, self.widths[i], 1, train, name=f"fuse{i}_{j}_conv", **options)
       factor = 2 ** (j - i)
       return jnp.repeat(jnp.repeat(x, factor, axis=1), factor, axis=2)
     for k in range(i - j):
       last = k == i - j - 1
       width = self.widths[i] if last else self.widths[j]
-      x = layers.conv(width, 3, stride=2, name=f"fuse{i}_{j}_{k}_conv", dtype=self.dtype)(x)
-      x = layers.batch_norm(train, name=f"fuse{i}_{j}_{k}_bn", dtype=self.dtype)(x)
+      x = layers.conv_bn(x, width, 3, train, stride=2, name=f"fuse{i}_{j}_{k}_conv", **options)
       if not last:
         x = nn.relu(x)
     return x
@@ -85,10 +88,14 @@ class HRNet(nn.Module):
     num_blocks: BasicBlocks per branch in every module (SPEC 2: 4).
     stem_width: channels of the two stride-2 stem convs (SPEC 2: 64).
     layer1_blocks: Bottlenecks in layer1 (SPEC 2: 4, with planes = stem_width).
-    dtype: computation dtype (float32, or bfloat16 with float32 parameters); the heatmaps are
-      returned as float32.
+    dtype: computation dtype: float32; bfloat16 with float32 parameters; or float64 (x64
+      enabled) with float64 parameters. The heatmaps are returned in `layers.wide_dtype(dtype)`:
+      float32, or float64 for float64.
     remat: rematerialise every Bottleneck and HighResolutionModule in the backward pass
       (nn.remat), trading compute for activation memory.
+    batch_norm_folded: every BatchNorm is folded into the convolution before it, which gets a
+      bias (models/fold.py builds this model and its variables from an unfolded one); the
+      model then has no "batch_stats" and runs only with train=False.
   """
   width: int = 48
   num_joints: int = NUM_JOINTS
@@ -98,6 +105,7 @@ class HRNet(nn.Module):
   layer1_blocks: int = 4
   dtype: Dtype = jnp.float32
   remat: bool = False
+  batch_norm_folded: bool = False
 
   @property
   def min_input_multiple(self) -> int:
@@ -106,8 +114,11 @@ class HRNet(nn.Module):
 
   @nn.compact
   def __call__(self, images: jax.Array, train: bool = False) -> jax.Array:
-    """images: (B, H, W, 3), normalised -> raw heatmaps (B, H/4, W/4, num_joints) float32."""
+    """images: (B, H, W, 3), normalised -> raw heatmaps (B, H/4, W/4, num_joints), float32
+    (float64 for a float64 model)."""
     self._check_input(images)
+    layers.check_inference(train, self.batch_norm_folded, "HRNet")
+    options = dict(dtype=self.dtype, batch_norm_folded=self.batch_norm_folded)
     module_cls = nn.remat(HighResolutionModule, static_argnums=(2,)) if self.remat else (
         HighResolutionModule)
     bottleneck_cls = nn.remat(layers.Bottleneck, static_argnums=(2,)) if self.remat else (
@@ -115,10 +126,10 @@ class HRNet(nn.Module):
 
     x = images.astype(self.dtype)
     for n in (1, 2):
-      x = layers.conv(self.stem_width, 3, stride=2, name=f"conv{n}", dtype=self.dtype)(x)
-      x = nn.relu(layers.batch_norm(train, name=f"bn{n}", dtype=self.dtype)(x))
+      x = nn.relu(layers.conv_bn(x, self.stem_width, 3, train, stride=2, name=f"conv{n}",
+                                 **options))
     for k in range(self.layer1_blocks):
-      x = bottleneck_cls(self.stem_width, dtype=self.dtype, name=f"layer1_{k}")(x, train)
+      x = bottleneck_cls(self.stem_width, name=f"layer1_{k}", **options)(x, train)
 
     features = [x]
     previous_widths = [layers.BOTTLENECK_EXPANSION * self.stem_width]
@@ -128,12 +139,12 @@ class HRNet(nn.Module):
       for m in range(num_modules):
         last = s == len(self.stage_modules) - 1 and m == num_modules - 1
         features = module_cls(widths, self.num_blocks, multi_scale_output=not last,
-                              dtype=self.dtype, name=f"stage{s + 2}_{m}")(features, train)
+                              name=f"stage{s + 2}_{m}", **options)(features, train)
       previous_widths = widths
 
     heatmaps = layers.conv(self.num_joints, 1, use_bias=True, name="final_layer",
                            dtype=self.dtype)(features[0])
-    return heatmaps.astype(jnp.float32)
+    return heatmaps.astype(layers.wide_dtype(self.dtype))
 
   def _transition(self, features: list[jax.Array], previous_widths: Sequence[int],
                   widths: Sequence[int], index: int, train: bool) -> list[jax.Array]:
@@ -144,23 +155,21 @@ class HRNet(nn.Module):
     as the official code does.
     """
     outputs = []
+    options = dict(dtype=self.dtype, batch_norm_folded=self.batch_norm_folded)
     for i, width in enumerate(widths):
       if i < len(previous_widths):
         x = features[i]
         if previous_widths[i] != width:
-          x = layers.conv(width, 3, name=f"transition{index}_{i}_conv", dtype=self.dtype)(x)
-          x = nn.relu(layers.batch_norm(
-              train, name=f"transition{index}_{i}_bn", dtype=self.dtype)(x))
+          x = nn.relu(layers.conv_bn(x, width, 3, train, name=f"transition{index}_{i}_conv",
+                                     **options))
         outputs.append(x)
         continue
       x = features[-1]
       num_links = i + 1 - len(previous_widths)
       for k in range(num_links):
         link_width = width if k == num_links - 1 else previous_widths[-1]
-        x = layers.conv(link_width, 3, stride=2, name=f"transition{index}_{i}_{k}_conv",
-                        dtype=self.dtype)(x)
-        x = nn.relu(layers.batch_norm(
-            train, name=f"transition{index}_{i}_{k}_bn", dtype=self.dtype)(x))
+        x = nn.relu(layers.conv_bn(x, link_width, 3, train, stride=2,
+                                   name=f"transition{index}_{i}_{k}_conv", **options))
       outputs.append(x)
     return outputs
 

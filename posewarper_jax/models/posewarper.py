@@ -55,7 +55,11 @@ class PoseWarper(nn.Module):
       ([A; B] for pairs) and keep updating the running statistics. "running" (mmpose, SPEC
       10.2): normalise with the running statistics and leave them unchanged. The head's
       BatchNorm always follows `train`.
-    dtype: computation dtype of the head (the backbone has its own); outputs are float32.
+    dtype: computation dtype of the head (the backbone has its own); parameters and outputs
+      are float32, or float64 for a float64 head (`layers.wide_dtype`).
+    batch_norm_folded: every BatchNorm of the head is folded into the convolution before it
+      (models/fold.py folds the head and the backbone together); the head then runs only with
+      train=False.
   """
   backbone: HRNet
   num_offset_blocks: int = NUM_OFFSET_BLOCKS
@@ -65,6 +69,7 @@ class PoseWarper(nn.Module):
   freeze_backbone: bool = True
   backbone_batch_stats: str = "batch"
   dtype: Dtype = jnp.float32
+  batch_norm_folded: bool = False
 
   def setup(self):
     if self.backbone_batch_stats not in BACKBONE_BATCH_STATS_MODES:
@@ -74,7 +79,8 @@ class PoseWarper(nn.Module):
       raise ValueError(f"PoseWarper: aggregation_weights needs an odd number of frames, got "
                        f"{tuple(self.aggregation_weights)}")
     num_joints = self.backbone.num_joints
-    self.offset_feats = [layers.BasicBlock(self.offset_channels, dtype=self.dtype)
+    self.offset_feats = [layers.BasicBlock(self.offset_channels, dtype=self.dtype,
+                                           batch_norm_folded=self.batch_norm_folded)
                          for _ in range(self.num_offset_blocks)]
     # SPEC 4.6: offset convs start at zero, deformable convs at the identity (centre tap).
     self.offsets = [
@@ -84,7 +90,7 @@ class PoseWarper(nn.Module):
     self.deform_convs = [
         DeformConv(num_joints, (DEFORM_KERNEL, DEFORM_KERNEL), padding=d, kernel_dilation=d,
                    offset_groups=num_joints, use_bias=False, kernel_init=identity_kernel_init,
-                   dtype=self.dtype)
+                   dtype=self.dtype, param_dtype=layers.wide_dtype(self.dtype))
         for d in self.dilations]
 
   def heatmaps(self, images: jax.Array, train: bool = False) -> jax.Array:
@@ -94,17 +100,25 @@ class PoseWarper(nn.Module):
     return jax.lax.stop_gradient(heatmaps) if self.freeze_backbone else heatmaps
 
   def offset_fields(self, difference: jax.Array, train: bool = False) -> list[jax.Array]:
-    """difference (N, h, w, K) -> per dilation, the offsets (N, h, w, 2 * K * 9) float32."""
+    """difference (N, h, w, K) -> per dilation, the offsets (N, h, w, 2 * K * 9), float32
+    (float64 for a float64 head)."""
+    layers.check_inference(train, self.batch_norm_folded, "PoseWarper")
     features = difference.astype(self.dtype)
     for block in self.offset_feats:
       features = block(features, train)
-    return [offset_conv(features).astype(jnp.float32) for offset_conv in self.offsets]
+    return [offset_conv(features).astype(self._wide_dtype) for offset_conv in self.offsets]
 
   def deform(self, heatmaps: jax.Array, fields: Sequence[jax.Array]) -> jax.Array:
-    """Mean over dilations of heatmaps (N, h, w, K) deformed by `offset_fields` -> float32."""
+    """Mean over dilations of heatmaps (N, h, w, K) deformed by `offset_fields` -> float32
+    (float64 for a float64 head)."""
     warped = [deform(heatmaps.astype(self.dtype), field)
               for field, deform in zip(fields, self.deform_convs)]
-    return (sum(warped) / len(warped)).astype(jnp.float32)
+    return (sum(warped) / len(warped)).astype(self._wide_dtype)
+
+  @property
+  def _wide_dtype(self) -> jnp.dtype:
+    """Offsets and outputs: float32, or float64 for a float64 head."""
+    return layers.wide_dtype(self.dtype)
 
   def warp(self, difference: jax.Array, heatmaps: jax.Array, train: bool = False) -> jax.Array:
     """Warps heatmaps (N, h, w, K) with offsets predicted from difference (N, h, w, K)."""
@@ -175,7 +189,7 @@ class PoseWarper(nn.Module):
         fields.append(field.reshape((n * num_frames,) + field.shape[2:]))
     warped = self.deform(heatmaps.reshape((n * num_frames,) + map_shape), fields)
     warped = warped.reshape(heatmaps.shape)
-    weights = jnp.asarray(self.aggregation_weights, jnp.float32)
+    weights = jnp.asarray(self.aggregation_weights, self._wide_dtype)
     return jnp.einsum("t,nthwk->nhwk", weights, warped)
 
 

@@ -34,8 +34,12 @@ def _conv_fwd(x, kernel, stride, padding, dilation):
 
 
 def _patch_kernel_grad(x, kernel, cotangent, stride, padding, dilation):
-  """sum_n patches(x_n)^T @ cotangent_n, one image per scan step, float32 accumulation."""
+  """sum_n patches(x_n)^T @ cotangent_n, one image per scan step.
+
+  Accumulates in float64 for float64 operands, else in float32 (bfloat16 included).
+  """
   kh, kw, in_channels, out_channels = kernel.shape
+  accumulation = jnp.promote_types(x.dtype, jnp.float32)
   out_h, out_w = cotangent.shape[1:3]
   padded = jnp.pad(x, ((0, 0), tuple(padding[0]), tuple(padding[1]), (0, 0)))
 
@@ -50,10 +54,10 @@ def _patch_kernel_grad(x, kernel, cotangent, stride, padding, dilation):
         taps.append(jax.lax.slice(image, start, limit, (stride[0], stride[1], 1)))
     patches = jnp.concatenate(taps, axis=-1).reshape(out_h * out_w, -1)
     return total + jax.lax.dot_general(patches, grad.reshape(out_h * out_w, -1), _TRANSPOSED_A,
-                                       preferred_element_type=jnp.float32), None
+                                       preferred_element_type=accumulation), None
 
   total, _ = jax.lax.scan(accumulate, jnp.zeros((kh * kw * in_channels, out_channels),
-                                                jnp.float32), (padded, cotangent))
+                                                accumulation), (padded, cotangent))
   return total.reshape(kernel.shape).astype(kernel.dtype)
 
 

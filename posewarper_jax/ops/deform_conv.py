@@ -17,12 +17,18 @@ benchmarks/deform_conv.py):
   was slower here: XLA materialises the wide gather and reduces it separately.)
 - Samples keep the offsets' (group, tap, channel) order; the weight is permuted to match, and
   the contraction is one (H_out * W_out, G * T * C // G) @ (., C_out) matmul.
-- The batch is processed one image at a time (lax.map): whole-batch intermediates run to
-  hundreds of MB, and XLA:CPU pays page faults on every fresh large buffer.
+- The batch schedule depends on the platform (lax.platform_dependent). On CPU the batch is
+  processed one image at a time (lax.map): whole-batch intermediates run to hundreds of MB, and
+  XLA:CPU pays page faults on every fresh large buffer, while one image's samples stay in
+  cache. On GPU and TPU ("cuda", "rocm", "tpu": the default branch) a per-image loop would run
+  the images one after another on a device that has the width for all of them, so the same
+  per-image math is vmapped: every gather, interpolation and matmul covers the whole batch.
+- Positions, interpolation and accumulation run in float64 when any input is float64 (x64
+  enabled) and in float32 otherwise, bfloat16 included.
 - A custom VJP recomputes positions and corners instead of storing them. The input gradient
-  (a scatter-add) runs in a loop of its own that XLA deletes when its result is unused, as for
-  PoseWarper's frozen-backbone heatmaps. Plain autodiff of the same forward was about twice as
-  slow for the gradient w.r.t. (offset, weight).
+  (a scatter-add) runs in a loop (or batched computation) of its own that XLA deletes when its
+  result is unused, as for PoseWarper's frozen-backbone heatmaps. Plain autodiff of the same
+  forward was about twice as slow for the gradient w.r.t. (offset, weight).
 """
 
 import functools
@@ -111,13 +117,30 @@ def _check_arguments(x, offset, weight, bias, mask, stride, padding, dilation, g
 
 
 class _Geometry(NamedTuple):
-  """Static configuration of one deformable convolution."""
+  """Static configuration of one deformable convolution: its shape parameters and `dtype`, the
+  dtype of positions, interpolation and accumulation (`_accumulation_dtype`)."""
   kernel: tuple[int, int]
   stride: tuple[int, int]
   padding: tuple[int, int]
   dilation: tuple[int, int]
   groups: int
   offset_groups: int
+  dtype: np.dtype
+
+
+# Batch schedules of `deform_conv2d`: by platform (lax.platform_dependent), or one of the two
+# forced (e.g. to run the accelerators' schedule on CPU).
+PLATFORM_SCHEDULE = "platform"
+PER_IMAGE_SCHEDULE = "per_image"
+BATCHED_SCHEDULE = "batched"
+SCHEDULES = (PLATFORM_SCHEDULE, PER_IMAGE_SCHEDULE, BATCHED_SCHEDULE)
+
+
+def _accumulation_dtype(*arrays: Optional[jax.Array]) -> np.dtype:
+  """float64 if any of the arrays is float64, else float32 (bfloat16 and float16 included)."""
+  if any(a is not None and a.dtype == jnp.float64 for a in arrays):
+    return jnp.dtype(jnp.float64)
+  return jnp.dtype(jnp.float32)
 
 
 class _Samples(NamedTuple):
@@ -125,8 +148,8 @@ class _Samples(NamedTuple):
 
   The (G, T) order is the offsets' own, so no large array is ever transposed. `index` is the
   flat index of the top-left corner in the image zero-padded by one pixel, (H+2, W+2, C),
-  clipped so that all four corners are in bounds; `corners` are the float32 corner values
-  (top-left, top-right, bottom-left, bottom-right).
+  clipped so that all four corners are in bounds; `corners` are the corner values in the
+  accumulation dtype (top-left, top-right, bottom-left, bottom-right).
   """
   index: jax.Array
   frac_y: jax.Array
@@ -159,12 +182,13 @@ def _locate_samples(image: jax.Array, offset: jax.Array, geometry: _Geometry) ->
   out_h, out_w, _ = offset.shape
   kh, kw = geometry.kernel
   groups = geometry.offset_groups
-  delta = offset.astype(jnp.float32).reshape(out_h, out_w, groups, kh * kw, 2)
+  dtype = geometry.dtype
+  delta = offset.astype(dtype).reshape(out_h, out_w, groups, kh * kw, 2)
   tap_i, tap_j = np.divmod(np.arange(kh * kw), kw)
   base_y = (np.arange(out_h)[:, None] * geometry.stride[0] - geometry.padding[0]
-            + tap_i * geometry.dilation[0]).astype(np.float32)
+            + tap_i * geometry.dilation[0]).astype(dtype)
   base_x = (np.arange(out_w)[:, None] * geometry.stride[1] - geometry.padding[1]
-            + tap_j * geometry.dilation[1]).astype(np.float32)
+            + tap_j * geometry.dilation[1]).astype(dtype)
   p_y = (delta[..., 0] + base_y[:, None, None, :])[..., None]
   p_x = (delta[..., 1] + base_x[None, :, None, :])[..., None]
   valid = (p_y > -1) & (p_y < height) & (p_x > -1) & (p_x < width)
@@ -175,7 +199,7 @@ def _locate_samples(image: jax.Array, offset: jax.Array, geometry: _Geometry) ->
   padded_x = jnp.clip(floor_x.astype(jnp.int32) + 1, 0, width)
   channel = np.arange(channels, dtype=np.int32).reshape(groups, 1, channels // groups)
   index = (padded_y * (width + 2) + padded_x) * channels + channel
-  flat = jnp.pad(image.astype(jnp.float32), ((1, 1), (1, 1), (0, 0))).reshape(-1)
+  flat = jnp.pad(image.astype(dtype), ((1, 1), (1, 1), (0, 0))).reshape(-1)
   corners = tuple(_take(flat, index + shift) for shift in _corner_shifts(width, channels))
   return _Samples(index, p_y - floor_y, p_x - floor_x, valid, corners)
 
@@ -190,15 +214,15 @@ def _interpolate(samples: _Samples) -> jax.Array:
 
 
 def _mask_factor(mask: Optional[jax.Array], geometry: _Geometry):
-  """mask: (H_out, W_out, G * T) -> (H_out, W_out, G, T, 1) float32; None -> 1.0."""
+  """mask: (H_out, W_out, G * T) -> (H_out, W_out, G, T, 1) accumulation dtype; None -> 1.0."""
   if mask is None:
     return 1.0
   out_h, out_w, _ = mask.shape
-  return mask.astype(jnp.float32).reshape(out_h, out_w, geometry.offset_groups, -1, 1)
+  return mask.astype(geometry.dtype).reshape(out_h, out_w, geometry.offset_groups, -1, 1)
 
 
 def _dense_weight(weight: jax.Array, geometry: _Geometry) -> jax.Array:
-  """(kh, kw, C_in // groups, C_out) -> (G * T * C_in // G, C_out) float32.
+  """(kh, kw, C_in // groups, C_out) -> (G * T * C_in // G, C_out), accumulation dtype.
 
   Rows follow the samples' (offset group, tap, channel) order. A grouped convolution becomes
   a block-diagonal matrix, i.e. one plain matmul that multiplies some zeros; the weight is
@@ -206,8 +230,8 @@ def _dense_weight(weight: jax.Array, geometry: _Geometry) -> jax.Array:
   """
   kh, kw, group_in, out_channels = weight.shape
   groups = geometry.groups
-  blocks = weight.astype(jnp.float32).reshape(kh * kw, group_in, groups, out_channels // groups)
-  dense = jnp.einsum("tcqo,qr->tqcro", blocks, jnp.eye(groups, dtype=jnp.float32))
+  blocks = weight.astype(geometry.dtype).reshape(kh * kw, group_in, groups, out_channels // groups)
+  dense = jnp.einsum("tcqo,qr->tqcro", blocks, jnp.eye(groups, dtype=geometry.dtype))
   dense = dense.reshape(kh * kw, geometry.offset_groups, -1, out_channels)
   return jnp.swapaxes(dense, 0, 1).reshape(-1, out_channels)
 
@@ -237,18 +261,18 @@ def _forward_image(image, offset, mask, weight, geometry: _Geometry) -> jax.Arra
 def _values_grad(cotangent, weight, shape, geometry: _Geometry) -> jax.Array:
   """Cotangent of the (masked) samples: (H_out, W_out, C_out) -> `shape` (H_out, W_out, G, T, C // G)."""
   out_h, out_w, _ = cotangent.shape
-  return _matmul(cotangent.astype(jnp.float32).reshape(out_h * out_w, -1),
+  return _matmul(cotangent.astype(geometry.dtype).reshape(out_h * out_w, -1),
                  _dense_weight(weight, geometry).T).reshape(shape)
 
 
 def _parameter_grads_image(image, offset, mask, weight, cotangent, geometry: _Geometry):
-  """One image's gradients w.r.t. (offset, mask | None, weight), float32."""
+  """One image's gradients w.r.t. (offset, mask | None, weight), accumulation dtype."""
   values = _interpolate(_locate_samples(image, offset, geometry))
   out_h, out_w = values.shape[:2]
   mask_factor = _mask_factor(mask, geometry)
   weight_grad = _weight_from_dense(
       _matmul((values * mask_factor).reshape(out_h * out_w, -1).T,
-              cotangent.astype(jnp.float32).reshape(out_h * out_w, -1)),
+              cotangent.astype(geometry.dtype).reshape(out_h * out_w, -1)),
       weight.shape, geometry)
   values_grad = _values_grad(cotangent, weight, values.shape, geometry)
   mask_grad = None
@@ -279,7 +303,7 @@ def _position_grad(image, offset, value_grad, axis: int, geometry: _Geometry) ->
 
 
 def _input_grad_image(image, offset, mask, weight, cotangent, geometry: _Geometry) -> jax.Array:
-  """One image's gradient w.r.t. the image: a scatter-add of the samples' cotangents, float32."""
+  """One image's gradient w.r.t. the image: a scatter-add of the samples' cotangents."""
   height, width, channels = image.shape
   samples = _locate_samples(image, offset, geometry)
   value_grad = jnp.where(samples.valid, _mask_factor(mask, geometry) * _values_grad(
@@ -287,7 +311,7 @@ def _input_grad_image(image, offset, mask, weight, cotangent, geometry: _Geometr
       geometry), 0.0)
   fy, fx = samples.frac_y, samples.frac_x
   corner_weights = ((1 - fy) * (1 - fx), (1 - fy) * fx, fy * (1 - fx), fy * fx)
-  padded_grad = jnp.zeros(((height + 2) * (width + 2) * channels,), jnp.float32)
+  padded_grad = jnp.zeros(((height + 2) * (width + 2) * channels,), geometry.dtype)
   for shift, corner_weight in zip(_corner_shifts(width, channels), corner_weights):
     padded_grad = jax.lax.scatter_add(
         padded_grad, (samples.index + shift)[..., None], value_grad * corner_weight,
@@ -297,31 +321,50 @@ def _input_grad_image(image, offset, mask, weight, cotangent, geometry: _Geometr
   return padded_grad.reshape(height + 2, width + 2, channels)[1:-1, 1:-1]
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(4,))
-def _deform_conv(x, offset, mask, weight, geometry: _Geometry) -> jax.Array:
-  """Bias-free deformable convolution, float32 (B, H_out, W_out, C_out).
+def _over_batch(fn: Callable, per_image: tuple, schedule: str):
+  """Stacks fn(*image_args) over the batch (the leading axis of every array in `per_image`).
 
-  One image at a time (lax.map), so that the intermediates, one image's samples, stay small.
+  "per_image": one image at a time (lax.map), XLA:CPU's schedule; "batched": the whole batch at
+  once (vmap: batch-wide gathers, interpolation and matmuls), the GPU/TPU schedule; "platform":
+  the CPU one on "cpu", the batched one elsewhere.
   """
-  return jax.lax.map(lambda args: _forward_image(*args, weight, geometry), (x, offset, mask))
+  one_at_a_time = lambda *args: jax.lax.map(lambda image_args: fn(*image_args), args)
+  all_at_once = lambda *args: jax.vmap(fn)(*args)
+  if schedule == PER_IMAGE_SCHEDULE:
+    return one_at_a_time(*per_image)
+  if schedule == BATCHED_SCHEDULE:
+    return all_at_once(*per_image)
+  return jax.lax.platform_dependent(*per_image, cpu=one_at_a_time, default=all_at_once)
 
 
-def _deform_conv_fwd(x, offset, mask, weight, geometry: _Geometry):
-  return _deform_conv(x, offset, mask, weight, geometry), (x, offset, mask, weight)
+@functools.partial(jax.custom_vjp, nondiff_argnums=(4, 5))
+def _deform_conv(x, offset, mask, weight, geometry: _Geometry, schedule: str) -> jax.Array:
+  """Bias-free deformable convolution, (B, H_out, W_out, C_out) in the accumulation dtype.
+
+  On CPU one image at a time (lax.map), so that the intermediates, one image's samples, stay
+  small; elsewhere the whole batch at once (see `_over_batch`).
+  """
+  return _over_batch(lambda *args: _forward_image(*args, weight, geometry), (x, offset, mask),
+                     schedule)
 
 
-def _deform_conv_bwd(geometry: _Geometry, residuals, cotangent):
+def _deform_conv_fwd(x, offset, mask, weight, geometry: _Geometry, schedule: str):
+  return _deform_conv(x, offset, mask, weight, geometry, schedule), (x, offset, mask, weight)
+
+
+def _deform_conv_bwd(geometry: _Geometry, schedule: str, residuals, cotangent):
   """Recomputes each image's sample positions and corners instead of storing them.
 
-  The input gradient runs in its own loop, so XLA removes it whole when the caller does not
-  use it (e.g. when x is a frozen backbone's heatmaps).
+  The input gradient runs in its own loop (or batched computation), so XLA removes it whole
+  when the caller does not use it (e.g. when x is a frozen backbone's heatmaps).
   """
   x, offset, mask, weight = residuals
   per_image = (x, offset, mask, cotangent)
-  offset_grad, mask_grad, weight_grad = jax.lax.map(
-      lambda args: _parameter_grads_image(*args[:3], weight, args[3], geometry), per_image)
-  image_grad = jax.lax.map(
-      lambda args: _input_grad_image(*args[:3], weight, args[3], geometry), per_image)
+  offset_grad, mask_grad, weight_grad = _over_batch(
+      lambda *args: _parameter_grads_image(*args[:3], weight, args[3], geometry), per_image,
+      schedule)
+  image_grad = _over_batch(
+      lambda *args: _input_grad_image(*args[:3], weight, args[3], geometry), per_image, schedule)
   return (image_grad.astype(x.dtype), offset_grad.astype(offset.dtype),
           None if mask is None else mask_grad.astype(mask.dtype),
           jnp.sum(weight_grad, axis=0).astype(weight.dtype))
@@ -333,7 +376,8 @@ _deform_conv.defvjp(_deform_conv_fwd, _deform_conv_bwd)
 def deform_conv2d(x: jax.Array, offset: jax.Array, weight: jax.Array,
                   bias: Optional[jax.Array] = None, mask: Optional[jax.Array] = None, *,
                   stride: IntPair = 1, padding: IntPair = 0, dilation: IntPair = 1,
-                  groups: int = 1, offset_groups: int = 1) -> jax.Array:
+                  groups: int = 1, offset_groups: int = 1,
+                  schedule: str = PLATFORM_SCHEDULE) -> jax.Array:
   """Deformable 2-D convolution (SPEC 4.4), NHWC.
 
   Args:
@@ -348,26 +392,35 @@ def deform_conv2d(x: jax.Array, offset: jax.Array, weight: jax.Array,
     groups: channel groups of the weight (grouped convolution).
     offset_groups: contiguous blocks of C_in // offset_groups input channels, each with its own
       offset field.
+    schedule: how the batch is processed. "platform" (default): one image at a time (lax.map)
+      on CPU, where one image's intermediates stay in cache, and the whole batch at once (vmap)
+      on GPU and TPU, which a per-image loop would leave mostly idle (module docstring).
+      "per_image" and "batched" force one of the two on any platform; both compute the same
+      function.
 
   Returns:
     (B, H_out, W_out, C_out) in x's dtype. Positions, interpolation and accumulation run in
-    float32 (matmuls at Precision.HIGHEST). Differentiable w.r.t. every array argument; at
-    integer sample positions the offset gradient is the one-sided one of the PyTorch kernels
-    (corners taken from floor(p)).
+    float64 when any of x, offset, weight, bias, mask is float64, else in float32 (matmuls at
+    Precision.HIGHEST). Differentiable w.r.t. every array argument; at integer sample positions
+    the offset gradient is the one-sided one of the PyTorch kernels (corners taken from
+    floor(p)).
 
   Raises:
     ValueError: naming the argument and shapes, when they disagree.
   """
+  if schedule not in SCHEDULES:
+    raise ValueError(f"deform_conv2d: schedule must be one of {SCHEDULES}, got {schedule!r}")
   stride = _pair(stride, "stride")
   padding = _pair(padding, "padding")
   dilation = _pair(dilation, "dilation")
   _check_arguments(x, offset, weight, bias, mask, stride, padding, dilation, groups,
                    offset_groups)
+  dtype = _accumulation_dtype(x, offset, weight, bias, mask)
   geometry = _Geometry((weight.shape[0], weight.shape[1]), stride, padding, dilation, groups,
-                       offset_groups)
-  out = _deform_conv(x, offset, mask, weight, geometry)
+                       offset_groups, dtype)
+  out = _deform_conv(x, offset, mask, weight, geometry, schedule)
   if bias is not None:
-    out = out + bias.astype(jnp.float32)
+    out = out + bias.astype(dtype)
   return out.astype(x.dtype)
 
 
@@ -428,7 +481,7 @@ class DeformConv(nn.Module):
                         self.param_dtype)
     bias = (self.param("bias", self.bias_init, (self.features,), self.param_dtype)
             if self.use_bias else None)
-    # Offsets and mask keep their own dtype: sampling positions need float32 precision.
+    # Offsets and mask keep their own dtype: sampling positions need at least float32.
     x, kernel, bias = nn.dtypes.promote_dtype(x, kernel, bias, dtype=self.dtype)
     return deform_conv2d(x, offset, kernel, bias, mask, stride=self.strides,
                          padding=self.padding, dilation=self.kernel_dilation,

@@ -165,6 +165,31 @@ def test_corrupt_image_is_named_or_skipped(loaded, config, tmp_path):
   assert boxes == want
 
 
+def test_folding_batch_norm_keeps_the_predictions(loaded, config, tmp_path, monkeypatch):
+  """config.eval.fold_batch_norm reaches predict; folded and unfolded predict the same joints
+  and scores to float32 rounding (aggregate mode: the backbone's and the head's BatchNorms)."""
+  model, variables = loaded
+  folds = []
+  fold_batch_norm = predict.fold.fold_batch_norm
+  monkeypatch.setattr(predict.fold, "fold_batch_norm",
+                      lambda *args: folds.append(args) or fold_batch_norm(*args))
+  annotations, tables = {}, {}
+  for folded in (False, True):
+    copy = ml_collections.ConfigDict(config.to_dict())
+    copy.eval.fold_batch_norm = folded
+    out = tmp_path / f"folded_{folded}"
+    tables[folded] = evaluation.evaluate_model(copy, model, variables, out)["table"]
+    annotations[folded] = [annotation for path in sorted((out / evaluation.PREDICTIONS_DIR)
+                                                         .glob("*.json"))
+                           for annotation in json.loads(path.read_text())["annotations"]]
+  assert len(folds) == 1  # Only the folded run folds.
+  assert len(annotations[True]) == len(annotations[False]) > 0
+  for unfolded, folded in zip(annotations[False], annotations[True]):
+    np.testing.assert_allclose(folded["keypoints"], unfolded["keypoints"], rtol=0, atol=1e-3)
+    np.testing.assert_allclose(folded["scores"], unfolded["scores"], rtol=1e-4, atol=1e-6)
+  assert tables[True] == pytest.approx(tables[False], nan_ok=True)
+
+
 def test_evaluate_aggregate_writes_files_the_metric_reads(checkpoint, config, videos, tmp_path):
   results = evaluation.evaluate(config, str(checkpoint), str(tmp_path))
   gt_files = posetrack.split_annotation_files(config.data.root, "val")
@@ -184,13 +209,14 @@ def test_evaluate_py_single_mode_with_annolist(checkpoint, config, tmp_path):
   command = [sys.executable, str(REPO_ROOT / "evaluate.py"),
              f"--config={REPO_ROOT / 'configs' / 'synthetic.py'}:stage1",
              f"--config.data.root={config.data.root}", "--config.eval.batch_size=4",
-             "--config.eval.write_annolist=True", f"--checkpoint={checkpoint}",
-             f"--output_dir={tmp_path}"]
+             "--config.eval.write_annolist=True", "--config.eval.fold_batch_norm=False",
+             f"--checkpoint={checkpoint}", f"--output_dir={tmp_path}"]
   run = subprocess.run(command, capture_output=True, text=True, cwd=REPO_ROOT, timeout=600)
   assert run.returncode == 0, run.stderr[-3000:]
   assert "PoseTrack mAP" in run.stdout
   saved = json.loads((tmp_path / evaluation.RESULTS_FILE).read_text())
   assert saved["config"]["eval"]["mode"] == "single"
+  assert saved["config"]["eval"]["fold_batch_norm"] is False
   # Both prediction formats score the same.
   gt_dir = pathlib.Path(config.data.root) / "annotations" / "val"
   annolist = posetrack_map.posetrack_map(str(gt_dir), str(tmp_path / evaluation.ANNOLIST_DIR))
@@ -256,6 +282,9 @@ def test_bad_configs_are_named(config, checkpoint, tmp_path):
   bad.eval.mode = "median"
   with pytest.raises(ValueError, match="config.eval.mode='median'"):
     predict.check_eval_config(bad.eval)
+  unfolded = ml_collections.ConfigDict({**config.eval.to_dict(), "fold_batch_norm": "False"})
+  with pytest.raises(ValueError, match="config.eval.fold_batch_norm='False'"):
+    predict.check_eval_config(unfolded)
   bad = ml_collections.ConfigDict(config.to_dict())
   bad.data.boxes = "detections"
   with pytest.raises(ValueError, match="config.data.detections"):

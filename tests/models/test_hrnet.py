@@ -1,4 +1,4 @@
-"""HRNet: structure against the original layout, shapes, BN modes, dtype, remat, init."""
+"""HRNet: structure against the original layout, shapes, BN modes, dtypes, remat, init."""
 
 import functools
 import flax.linen as nn
@@ -108,6 +108,19 @@ def test_bfloat16_compute_keeps_float32_params_and_output(variables, images, eva
   assert error < 0.05 * float(jnp.abs(reference).max())
   shapes = jax.eval_shape(model.init, jax.random.key(0), images)
   assert {x.dtype for x in jax.tree.leaves(shapes)} == {jnp.dtype(jnp.float32)}
+
+
+def test_float64_compute_is_float64_end_to_end(variables, images, eval_outputs):
+  """With x64 enabled (for this test only) a float64 model keeps float64 from its parameters
+  to its heatmaps, and computes what the float32 model does to float32 precision."""
+  with jax.enable_x64(True):
+    model = HRNet(**TINY_HRNET, dtype=jnp.float64)
+    shapes = jax.eval_shape(model.init, jax.random.key(0), images)
+    out = jax.jit(model.apply)(variables, jnp.asarray(images, jnp.float64))
+  assert {x.dtype for x in jax.tree.leaves(shapes)} == {jnp.dtype(jnp.float64)}
+  assert out.dtype == jnp.float64
+  reference = np.asarray(eval_outputs, np.float64)
+  np.testing.assert_allclose(out, reference, rtol=1e-5, atol=1e-5 * np.abs(reference).max())
 
 
 def test_initialisation_matches_original():

@@ -1,4 +1,5 @@
-"""PoseWarper: layout and size, identity at init, the three entry points, freezing, BN modes."""
+"""PoseWarper: layout and size, identity at init, the three entry points, float64, freezing,
+BN modes."""
 
 import jax
 import jax.numpy as jnp
@@ -125,6 +126,22 @@ def test_entry_points_agree_with_the_shared_warp(trained_variables, methods, fra
       w * methods["warp"](v, per_frame[:, 2] - per_frame[:, i], per_frame[:, i])
       for i, w in enumerate((0.1, 0.25, 0.3, 0.25, 0.1)))
   np.testing.assert_allclose(methods["aggregate"](v, frames), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_float64_compute_is_float64_end_to_end(tiny_hrnet, trained_variables, methods, frames):
+  """With x64 enabled (for this test only) a float64 PoseWarper (backbone and head) returns
+  float64 warped heatmaps that agree with the float32 model's to float32 precision."""
+  frame_a, frame_b = frames[:, 0], frames[:, 1]
+  with jax.enable_x64(True):
+    model = PoseWarper(backbone=tiny_hrnet.clone(dtype=jnp.float64), dtype=jnp.float64,
+                       **TINY_HEAD)
+    shapes = jax.eval_shape(model.init, jax.random.key(0), frame_a, frame_b)
+    out = jax.jit(model.apply)(trained_variables, jnp.asarray(frame_a, jnp.float64),
+                               jnp.asarray(frame_b, jnp.float64))
+  assert {x.dtype for x in jax.tree.leaves(shapes)} == {jnp.dtype(jnp.float64)}
+  assert out.dtype == jnp.float64
+  reference = np.asarray(methods["__call__"](trained_variables, frame_a, frame_b), np.float64)
+  np.testing.assert_allclose(out, reference, rtol=1e-5, atol=1e-5 * np.abs(reference).max())
 
 
 def test_freeze_backbone_stops_gradients(tiny_hrnet, trained_variables, frames):

@@ -75,6 +75,23 @@ def test_bfloat16_kernel_gradient_accumulates_in_float32():
   np.testing.assert_allclose(np.asarray(kernel_grad, np.float64), reference, rtol=1e-2, atol=0.5)
 
 
+@pytest.mark.parametrize("name", ["3x3_stride2", "asymmetric"])
+def test_float64_kernel_gradient_accumulates_in_float64(name):
+  case = CASES[name]
+  options = dict(stride=case["stride"], padding=case["padding"], dilation=case["dilation"])
+  rng = np.random.default_rng(2)
+  with jax.enable_x64(True):
+    x = jnp.asarray(rng.normal(size=case["shape"]), jnp.float64)
+    kernel = jnp.asarray(rng.normal(size=case["kernel"]), jnp.float64)
+    out, transpose = jax.vjp(lambda x, k: conv2d(x, k, **options), x, kernel)
+    cotangent = jnp.asarray(rng.normal(size=out.shape), jnp.float64)
+    kernel_grad = jax.jit(transpose)(cotangent)[1]
+  assert out.dtype == kernel_grad.dtype == jnp.float64
+  reference = _reference_kernel_grad(x, cotangent, case["kernel"], case["stride"],
+                                     case["padding"], case["dilation"])
+  np.testing.assert_allclose(kernel_grad, reference, rtol=1e-12, atol=1e-12)
+
+
 def test_mismatched_channels_are_named():
   with pytest.raises(ValueError, match=r"x \(1, 4, 4, 3\).*kernel \(3, 3, 2, 5\)"):
     conv2d(jnp.zeros((1, 4, 4, 3)), jnp.zeros((3, 3, 2, 5)))

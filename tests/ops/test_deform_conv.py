@@ -1,4 +1,9 @@
-"""Tests of the deformable convolution against a float64 NumPy reference of SPEC 4.4."""
+"""Tests of the deformable convolution against a float64 NumPy reference of SPEC 4.4.
+
+Both batch schedules run here: the per-image one that CPUs take and the batched one of GPUs and
+TPUs (`deform_conv2d(..., schedule=...)`), in float32 and, with x64 enabled for the test only,
+in float64.
+"""
 
 import dataclasses
 import functools
@@ -9,7 +14,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from posewarper_jax.ops import DeformConv, deform_conv2d, identity_kernel_init
+from posewarper_jax.ops import DeformConv, deform_conv, deform_conv2d, identity_kernel_init
+
+SCHEDULES = (deform_conv.PER_IMAGE_SCHEDULE, deform_conv.BATCHED_SCHEDULE)
 
 
 def reference_deform_conv(x, offset, weight, bias=None, mask=None, stride=(1, 1),
@@ -105,9 +112,9 @@ CASES = [
 ]
 
 
-def make_inputs(case: Case, seed: int = 0, spread: float = 3.0):
-  """Random float32 inputs; a fifth of the offsets are integers and some put samples exactly
-  on -1, 0, H-1 and H (W for x) or just past them."""
+def make_inputs(case: Case, seed: int = 0, spread: float = 3.0, dtype=jnp.float32):
+  """Random inputs (float32, or float64 under x64); a fifth of the offsets are integers and
+  some put samples exactly on -1, 0, H-1 and H (W for x) or just past them."""
   rng = np.random.default_rng(seed)
   out_h, out_w = case.out_hw
   kh, kw = case.kernel
@@ -132,15 +139,22 @@ def make_inputs(case: Case, seed: int = 0, spread: float = 3.0):
   mask = (rng.uniform(0.0, 1.5, size=(case.batch, out_h, out_w, case.offset_groups * taps))
           if case.use_mask else None)
   bias = rng.normal(size=(case.out_channels,)) if case.use_bias else None
-  as32 = lambda a: None if a is None else jnp.asarray(a, jnp.float32)
-  return dict(x=as32(x), offset=as32(offset), weight=as32(weight), bias=as32(bias),
-              mask=as32(mask))
+  cast = lambda a: None if a is None else jnp.asarray(a, dtype)
+  return dict(x=cast(x), offset=cast(offset), weight=cast(weight), bias=cast(bias),
+              mask=cast(mask))
+
+
+def with_schedule(schedule: str):
+  """deform_conv2d with the given batch schedule (None: the default, the platform's own)."""
+  if schedule is None:
+    return deform_conv2d
+  return functools.partial(deform_conv2d, schedule=schedule)
 
 
 @functools.lru_cache(maxsize=None)
-def jitted(case: Case):
-  """One compiled forward per configuration."""
-  return jax.jit(functools.partial(deform_conv2d, **case.kwargs))
+def jitted(case: Case, schedule=None):
+  """One compiled forward per configuration and schedule."""
+  return jax.jit(functools.partial(with_schedule(schedule), **case.kwargs))
 
 
 def reference(case: Case, inputs):
@@ -164,6 +178,30 @@ def test_forward_matches_float64_reference(case):
   assert_close(out, reference(case, inputs))
 
 
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def test_batched_schedule_matches_per_image_schedule_and_reference(case):
+  """The GPU/TPU schedule (whole batch at once), run on CPU, against the CPU one."""
+  inputs = make_inputs(case)
+  batched = jitted(case, deform_conv.BATCHED_SCHEDULE)(**inputs)
+  per_image = jitted(case, deform_conv.PER_IMAGE_SCHEDULE)(**inputs)
+  assert batched.dtype == jnp.float32
+  assert_close(batched, reference(case, inputs))
+  assert_close(batched, per_image, rtol=1e-6)
+  # On CPU the platform's schedule is the per-image one, bit for bit.
+  np.testing.assert_array_equal(np.asarray(jitted(case)(**inputs)), np.asarray(per_image))
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def test_float64_forward_matches_float64_reference(case):
+  with jax.enable_x64(True):
+    inputs = make_inputs(case, dtype=jnp.float64)
+    expected = reference(case, inputs)
+    for schedule in SCHEDULES:
+      out = jitted(case, schedule)(**inputs)
+      assert out.dtype == jnp.float64
+      assert_close(out, expected, rtol=1e-12)
+
+
 def test_reference_samples_every_border_case():
   """The generated offsets do exercise samples exactly on -1 and H (so the tests can fail)."""
   case = CASES[0]
@@ -176,13 +214,17 @@ def test_reference_samples_every_border_case():
 GRADIENT_CASES = [CASES[3], CASES[4], CASES[8]]
 
 
-def finite_difference_grads(case: Case, inputs, cotangent, channels, eps=1e-6):
+def finite_difference_grads(case: Case, inputs, cotangent, channels, eps=1e-6,
+                            linear_eps=None):
   """d<cotangent, f>/d(offset, mask) elementwise, d/d(x, weight, bias) along random directions.
 
   An output pixel depends only on the offsets and mask at that pixel, so shifting one channel
   everywhere at once and reading the change pixel by pixel gives every partial derivative of
   that channel. Offset and mask derivatives are computed for `channels` (name -> indices).
+  `eps` is the offsets' step; `linear_eps` (default `eps`) the step of the arguments the output
+  is linear in (mask, x, weight, bias).
   """
+  linear_eps = eps if linear_eps is None else linear_eps
   base = {k: None if v is None else np.asarray(v, np.float64) for k, v in inputs.items()}
   cotangent = np.asarray(cotangent, np.float64)
 
@@ -194,11 +236,12 @@ def finite_difference_grads(case: Case, inputs, cotangent, channels, eps=1e-6):
     if base[name] is None:
       continue
     grad = np.zeros_like(base[name])
+    name_eps = eps if name == "offset" else linear_eps
     for channel in channels[name]:
       step = np.zeros_like(base[name])
-      step[..., channel] = eps
+      step[..., channel] = name_eps
       change = output(**{name: base[name] + step}) - output(**{name: base[name] - step})
-      grad[..., channel] = np.sum(cotangent * change, axis=-1) / (2 * eps)
+      grad[..., channel] = np.sum(cotangent * change, axis=-1) / (2 * name_eps)
     grads[name] = grad
   rng = np.random.default_rng(1)
   for name in ("x", "weight", "bias"):
@@ -206,44 +249,88 @@ def finite_difference_grads(case: Case, inputs, cotangent, channels, eps=1e-6):
       continue
     directions = rng.normal(size=(2, *base[name].shape))
     grads[name] = (directions, [
-        np.sum(cotangent * (output(**{name: base[name] + eps * d})
-                            - output(**{name: base[name] - eps * d}))) / (2 * eps)
+        np.sum(cotangent * (output(**{name: base[name] + linear_eps * d})
+                            - output(**{name: base[name] - linear_eps * d}))) / (2 * linear_eps)
         for d in directions])
   return grads
 
 
-@pytest.mark.parametrize("case", GRADIENT_CASES, ids=lambda c: c.name)
-def test_gradients_match_finite_differences(case):
-  inputs = make_inputs(case, seed=3, spread=2.5)
-  # Gradients are checked away from the kinks of bilinear interpolation (integer positions).
+def gradient_inputs(case: Case, dtype=jnp.float32):
+  """Inputs whose sample positions stay at least 0.05 from the kinks of bilinear
+  interpolation (integer positions), and a random output cotangent."""
+  inputs = make_inputs(case, seed=3, spread=2.5, dtype=dtype)
   offset = np.asarray(inputs["offset"], np.float64)
   fraction = offset - np.floor(offset)
   offset = np.floor(offset) + np.clip(fraction, 0.05, 0.95)
-  inputs["offset"] = jnp.asarray(offset, jnp.float32)
+  inputs["offset"] = jnp.asarray(offset, dtype)
   cotangent = np.random.default_rng(2).normal(size=(case.batch, *case.out_hw, case.out_channels))
+  return inputs, jnp.asarray(cotangent, dtype)
+
+
+def jax_gradients(case: Case, inputs, cotangent, schedule) -> dict:
+  """d<cotangent, deform_conv2d(...)>/d(every array input), with the given batch schedule."""
   names = [name for name, value in inputs.items() if value is not None]
+  conv = with_schedule(schedule)
 
   def loss(*args):
-    out = deform_conv2d(**dict(zip(names, args)), **case.kwargs)
+    out = conv(**dict(zip(names, args)), **case.kwargs)
     return jnp.sum(out * cotangent)
 
-  jax_grads = dict(zip(names, jax.jit(jax.grad(loss, argnums=tuple(range(len(names)))))(
+  return dict(zip(names, jax.jit(jax.grad(loss, argnums=tuple(range(len(names)))))(
       *[inputs[n] for n in names])))
-  # Every channel of small offset fields; 48 of PoseWarper's 306 keeps this fast.
-  rng = np.random.default_rng(4)
-  channels = {name: np.sort(rng.permutation(inputs[name].shape[-1])[:48])
-              for name in ("offset", "mask") if inputs[name] is not None}
-  expected = finite_difference_grads(case, inputs, cotangent, channels)
-  for name in names:
-    assert jax_grads[name].shape == inputs[name].shape
+
+
+def assert_gradients_match(jax_grads, expected, channels, rtol, atol):
+  for name, grad in jax_grads.items():
     if name in ("offset", "mask"):
-      assert_close(jax_grads[name][..., channels[name]], expected[name][..., channels[name]],
-                   rtol=2e-4)
+      assert_close(grad[..., channels[name]], expected[name][..., channels[name]], rtol=rtol)
     else:
       directions, derivatives = expected[name]
       for direction, derivative in zip(directions, derivatives):
-        actual = float(np.sum(np.asarray(jax_grads[name], np.float64) * direction))
-        np.testing.assert_allclose(actual, derivative, rtol=2e-4, atol=1e-3)
+        actual = float(np.sum(np.asarray(grad, np.float64) * direction))
+        np.testing.assert_allclose(actual, derivative, rtol=rtol, atol=atol)
+
+
+def checked_channels(inputs) -> dict:
+  """Every channel of small offset fields; 48 of PoseWarper's 306 keeps the tests fast."""
+  rng = np.random.default_rng(4)
+  return {name: np.sort(rng.permutation(inputs[name].shape[-1])[:48])
+          for name in ("offset", "mask") if inputs[name] is not None}
+
+
+@pytest.mark.parametrize("case", GRADIENT_CASES, ids=lambda c: c.name)
+def test_gradients_match_finite_differences(case):
+  inputs, cotangent = gradient_inputs(case)
+  channels = checked_channels(inputs)
+  expected = finite_difference_grads(case, inputs, cotangent, channels)
+  grads = {schedule: jax_gradients(case, inputs, cotangent, schedule)
+           for schedule in (None,) + SCHEDULES}
+  for schedule, schedule_grads in grads.items():
+    assert {name: g.shape for name, g in schedule_grads.items()} == {
+        name: inputs[name].shape for name in schedule_grads}
+    assert_gradients_match(schedule_grads, expected, channels, rtol=2e-4, atol=1e-3)
+  # The batched schedule computes what the per-image one does; on CPU the platform's schedule
+  # is the per-image one.
+  for name, grad in grads[deform_conv.PER_IMAGE_SCHEDULE].items():
+    assert_close(grads[deform_conv.BATCHED_SCHEDULE][name], grad, rtol=1e-6)
+    np.testing.assert_array_equal(np.asarray(grads[None][name]), np.asarray(grad))
+
+
+@pytest.mark.parametrize("case", GRADIENT_CASES, ids=lambda c: c.name)
+def test_float64_gradients_match_finite_differences(case):
+  """In float64 the gradients are exact to rounding. Away from integer positions the output is
+  linear in each argument along the directions differenced (dy alone, dx alone, the mask, x,
+  the weight, the bias), so central differences have no truncation error: steps of 0.01 for
+  the offsets (positions stay 0.05 from integers) and 1 for the rest keep rounding small."""
+  with jax.enable_x64(True):
+    inputs, cotangent = gradient_inputs(case, dtype=jnp.float64)
+    channels = checked_channels(inputs)
+    expected = finite_difference_grads(case, inputs, cotangent, channels, eps=1e-2,
+                                       linear_eps=1.0)
+    for schedule in SCHEDULES:
+      grads = jax_gradients(case, inputs, cotangent, schedule)
+      assert {g.dtype for g in grads.values()} == {jnp.dtype(jnp.float64)}
+      assert_gradients_match(grads, expected, channels, rtol=1e-12, atol=1e-12)
 
 
 ZERO_OFFSET_CASES = [
@@ -328,13 +415,15 @@ def test_bfloat16_runs_and_is_close_to_float32():
   assert all(np.isfinite(np.asarray(g, np.float32)).all() for g in grads)
 
 
-def test_gradient_without_input_cotangent_has_no_scatter():
+@pytest.mark.parametrize("schedule", (None,) + SCHEDULES)
+def test_gradient_without_input_cotangent_has_no_scatter(schedule):
   """Stage 2 differentiates w.r.t. (offset, weight) only; the input's scatter must vanish."""
   case = CASES[4]
   inputs = make_inputs(case)
+  conv = with_schedule(schedule)
 
   def loss(x, offset, weight):
-    return jnp.sum(deform_conv2d(x, offset, weight, **case.kwargs))
+    return jnp.sum(conv(x, offset, weight, **case.kwargs))
 
   args = (inputs["x"], inputs["offset"], inputs["weight"])
   partial = jax.jit(jax.grad(loss, argnums=(1, 2))).lower(*args).compile().as_text()
@@ -369,6 +458,7 @@ def _call(x_shape=(1, 6, 5, 4), offset_shape=(1, 6, 5, 18), weight_shape=(3, 3, 
     (dict(padding=-1), "padding must be non-negative"),
     (dict(stride=(1, 2, 3)), "stride must be an int or an"),
     (dict(padding=0, x_shape=(1, 2, 2, 4), offset_shape=(1, 1, 1, 18)), "empty output"),
+    (dict(schedule="gpu"), "schedule must be one of"),
 ])
 def test_bad_arguments_raise(kwargs, message):
   with pytest.raises(ValueError, match=message):
