@@ -302,27 +302,29 @@ def _colours(rng: np.random.Generator) -> dict:
 
 
 def _actor(rng: np.random.Generator, track_id: int, width: int, height: int, horizon: float,
-           view_x: float, num_frames: int) -> Actor:
+           view_x: float, num_frames: int, speed: float) -> Actor:
   depth = rng.uniform(0.0, 1.0)  # 0 far, 1 near.
   person_height = height * (0.35 + 0.4 * depth)
   ground_y = horizon + (0.3 + 0.65 * depth) * (height - horizon)
   action = str(rng.choice(["walk", "walk", "wave", "turn"]))
   if action == "walk":
-    speed = rng.uniform(0.012, 0.03) * person_height
+    walking_speed = rng.uniform(0.012, 0.03) * person_height * speed
     direction = rng.choice([-1.0, 1.0])
     # Walkers start anywhere, some near an edge so that they leave the frame.
     x0 = view_x + rng.uniform(-0.1, 1.1) * width
-    return Actor(track_id, "walk", x0, direction * speed, ground_y, person_height,
+    return Actor(track_id, "walk", x0, direction * walking_speed, ground_y, person_height,
                  direction * np.pi / 2 - direction * rng.uniform(0.0, 0.6), 0.0,
-                 rng.uniform(0, 2 * np.pi), speed / (1.4 * person_height), 0.0, _colours(rng))
+                 rng.uniform(0, 2 * np.pi), walking_speed / (1.4 * person_height), 0.0,
+                 _colours(rng))
   x0 = view_x + rng.uniform(0.1, 0.9) * width
   if action == "wave":
-    return Actor(track_id, "wave", x0, rng.uniform(-0.3, 0.3), ground_y, person_height,
-                 rng.uniform(-0.5, 0.5), 0.0, rng.uniform(0, 2 * np.pi), rng.uniform(0.04, 0.08),
-                 rng.choice([_LEFT, _RIGHT]), _colours(rng))
-  return Actor(track_id, "turn", x0, rng.uniform(-0.5, 0.5), ground_y, person_height,
-               rng.uniform(-np.pi, np.pi), rng.choice([-1, 1]) * rng.uniform(2.0, 5.0) / num_frames,
-               rng.uniform(0, 2 * np.pi), rng.uniform(0.03, 0.06), 0.0, _colours(rng))
+    return Actor(track_id, "wave", x0, rng.uniform(-0.3, 0.3) * speed, ground_y, person_height,
+                 rng.uniform(-0.5, 0.5), 0.0, rng.uniform(0, 2 * np.pi),
+                 rng.uniform(0.04, 0.08) * speed, rng.choice([_LEFT, _RIGHT]), _colours(rng))
+  return Actor(track_id, "turn", x0, rng.uniform(-0.5, 0.5) * speed, ground_y, person_height,
+               rng.uniform(-np.pi, np.pi),
+               rng.choice([-1, 1]) * rng.uniform(2.0, 5.0) / num_frames * speed,
+               rng.uniform(0, 2 * np.pi), rng.uniform(0.03, 0.06) * speed, 0.0, _colours(rng))
 
 
 def _bursts(rng: np.random.Generator, num_frames: int, probability: float, low: float,
@@ -337,17 +339,22 @@ def _bursts(rng: np.random.Generator, num_frames: int, probability: float, low: 
 
 
 def make_scene(rng: np.random.Generator, num_frames: int, image_size: tuple[int, int],
-               max_people: int = 4) -> Scene:
-  """A random scene of 2..max_people actors over `num_frames` frames of (width, height)."""
+               max_people: int = 4, speed: float = 1.0) -> Scene:
+  """A random scene of 2..max_people actors over `num_frames` frames of (width, height).
+
+  `speed` multiplies every motion per frame (people, limbs, camera pan, occluders), as a lower
+  frame rate would; the random draws do not depend on it.
+  """
   width, height = image_size
-  pan_speed = rng.choice([0.0, rng.uniform(-2.0, 2.0)])
+  pan_speed = rng.choice([0.0, rng.uniform(-2.0, 2.0)]) * speed
   pan = int(np.ceil(abs(pan_speed) * num_frames)) + 1
-  background = _background(rng, width + pan, height)
+  # Its own generator, so that the draws after it do not depend on the background's width.
+  background = _background(np.random.default_rng(rng.integers(2**63)), width + pan, height)
   start = float(pan) if pan_speed < 0 else 0.0
   camera_x = start + pan_speed * np.arange(num_frames)
   horizon = 0.45 * height
   view_x = float(camera_x[0])
-  actors = tuple(_actor(rng, i, width, height, horizon, view_x, num_frames)
+  actors = tuple(_actor(rng, i, width, height, horizon, view_x, num_frames, speed)
                  for i in range(int(rng.integers(2, max(2, max_people) + 1))))
   occluders = []
   if rng.random() < 0.5:
@@ -356,8 +363,9 @@ def make_scene(rng: np.random.Generator, num_frames: int, image_size: tuple[int,
       w = rng.uniform(0.04, 0.1) * width if tall else rng.uniform(0.2, 0.4) * width
       h = rng.uniform(0.6, 1.0) * height if tall else rng.uniform(0.15, 0.3) * height
       occluders.append(Occluder(view_x + rng.uniform(-0.3, 1.0) * width,
-                                rng.uniform(-4.0, 4.0), height - h - rng.uniform(0, 0.1) * height,
-                                w, h, tuple(int(c) for c in rng.integers(0, 256, 3))))
+                                rng.uniform(-4.0, 4.0) * speed,
+                                height - h - rng.uniform(0, 0.1) * height, w, h,
+                                tuple(int(c) for c in rng.integers(0, 256, 3))))
   distractor, polygon = None, None
   if rng.random() < 0.3:
     x = view_x + rng.uniform(0.2, 0.8) * width
@@ -377,12 +385,12 @@ def make_scene(rng: np.random.Generator, num_frames: int, image_size: tuple[int,
 
 
 def video_scene(seed: int, split: str, index: int, num_frames: int,
-                image_size: tuple[int, int], max_people: int = 4) -> Scene:
+                image_size: tuple[int, int], max_people: int = 4, speed: float = 1.0) -> Scene:
   """The scene of video `index` of `split` in the set generated with `seed`."""
   if split not in SPLITS:
     raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
   rng = np.random.default_rng([seed, SPLITS.index(split), index])
-  return make_scene(rng, num_frames, image_size, max_people)
+  return make_scene(rng, num_frames, image_size, max_people, speed)
 
 
 def _annotation(pose: _Pose, offset: np.ndarray, scene: Scene,
@@ -455,14 +463,17 @@ def render_frame(scene: Scene, t: int, people: bool = True
 
 def generate(root: file_io.Path, num_videos: int = 24, frames_per_video: int = 30,
              image_size: tuple[int, int] = (320, 240), seed: int = 0, split: str = "train",
-             max_people: int = 4) -> tuple[str, ...]:
-  """Writes `num_videos` videos of `split` under `root`; returns their annotation paths."""
+             max_people: int = 4, speed: float = 1.0) -> tuple[str, ...]:
+  """Writes `num_videos` videos of `split` under `root`; returns their annotation paths.
+
+  `speed` multiplies every motion per frame (make_scene).
+  """
   if num_videos < 1 or frames_per_video < 1:
     raise ValueError(f"need at least one video and frame, got {num_videos}, {frames_per_video}")
   root = os.fspath(root)
   paths = []
   for index in range(num_videos):
-    scene = video_scene(seed, split, index, frames_per_video, image_size, max_people)
+    scene = video_scene(seed, split, index, frames_per_video, image_size, max_people, speed)
     sequence = _SEQUENCE_OFFSET[split] + index
     name = f"{sequence:06d}_synthetic_{split}"
     frames = []
@@ -493,11 +504,13 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
   parser.add_argument("--width", type=int, default=320)
   parser.add_argument("--height", type=int, default=240)
   parser.add_argument("--seed", type=int, default=0)
+  parser.add_argument("--speed", type=float, default=1.0,
+                      help="multiplies every motion per frame (a lower frame rate)")
   parser.add_argument("--splits", nargs="+", default=list(SPLITS), choices=SPLITS)
   args = parser.parse_args(argv)
   for split in args.splits:
     paths = generate(args.out, args.num_videos, args.frames, (args.width, args.height), args.seed,
-                     split)
+                     split, speed=args.speed)
     print(f"{split}: wrote {len(paths)} videos to {args.out}")
 
 

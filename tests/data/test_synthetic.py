@@ -125,3 +125,20 @@ def test_command_line(tmp_path):
                   "--height", "48", "--splits", "train"])
   video, = posetrack.read_posetrack18(tmp_path / "annotations" / "train", tmp_path)
   assert len(video.frames) == 2 and video.frames[0].width == 64
+
+
+def test_speed_scales_every_motion_and_keeps_the_scene():
+  """speed=2 draws the same scene, and its frame t is frame 2t at speed 1 (in view coordinates:
+  the wider background of a faster pan starts elsewhere)."""
+  slow = synthetic.video_scene(0, "train", 3, 8, SIZE)
+  fast = synthetic.video_scene(0, "train", 3, 8, SIZE, speed=2.0)
+  assert [a.track_id for a in fast.actors] == [a.track_id for a in slow.actors]
+  for t in range(4):
+    np.testing.assert_allclose(fast.camera_x[t] - fast.camera_x[0],
+                               slow.camera_x[2 * t] - slow.camera_x[0], atol=1e-9)
+    for fast_actor, slow_actor in zip(fast.actors, slow.actors):
+      fast_pose = synthetic._pose(fast_actor, t)  # pylint: disable=protected-access
+      slow_pose = synthetic._pose(slow_actor, 2 * t)  # pylint: disable=protected-access
+      np.testing.assert_allclose(fast_pose.joints - [fast.camera_x[0], 0],
+                                 slow_pose.joints - [slow.camera_x[0], 0], atol=1e-9)
+
