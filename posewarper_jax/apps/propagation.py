@@ -209,7 +209,8 @@ def propagate(videos: Sequence[records.Video], labeled: Sequence[Sequence[int]],
   items = _propagation_items(videos, sources, box_videos)
   inputs = {key: items[key] for key in ("path_a", "path_b", "keypoints", "center", "scale")}
   dataset = (tf.data.Dataset.from_tensor_slices(inputs)
-             .map(functools.partial(_crop_pair, config=input_config),
+             .map(tf.autograph.experimental.do_not_convert(
+                 functools.partial(_crop_pair, config=input_config)),
                   num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
              .batch(batch_size).prefetch(tf.data.AUTOTUNE))
   coords, maxvals = [], []

@@ -179,7 +179,7 @@ def _pair_table(image: tf.Tensor) -> tf.Tensor:
   return tf.concat([even, odd], axis=0)
 
 
-@tf.function(jit_compile=True)
+@tf.function(jit_compile=True, autograph=False)
 def _source_points(matrix: tf.Tensor, out_w: int, out_h: int) -> tf.Tensor:
   """(2, 3) image -> crop map -> (2, out_h, out_w) float32 image x, y read by each crop pixel."""
   inverse = invert(tf.cast(matrix, tf.float32))
@@ -189,7 +189,7 @@ def _source_points(matrix: tf.Tensor, out_w: int, out_h: int) -> tf.Tensor:
                    inverse[1, 0] * xs + inverse[1, 1] * ys + inverse[1, 2]])
 
 
-@tf.function(jit_compile=True)
+@tf.function(jit_compile=True, autograph=False)
 def _pair_rows(points: tf.Tensor, height: tf.Tensor, width: tf.Tensor) -> tf.Tensor:
   """`_source_points` in a (height, width) image -> (2, out_h, out_w) int32 `_pair_table` rows.
 
@@ -244,7 +244,7 @@ def _unpack_frame(packed: tf.Tensor, index: int) -> tf.Tensor:
   return tf.bitwise.bitwise_and(shifted, tf.constant(255, packed.dtype))
 
 
-@tf.function(jit_compile=True)
+@tf.function(jit_compile=True, autograph=False)
 def _interpolate_and_normalize(pairs: tf.Tensor, points: tf.Tensor,
                                num_frames: int) -> tuple[tf.Tensor, ...]:
   """`_interpolate` of each of the `_pack_frames` in `pairs`, ImageNet-normalised."""
@@ -252,9 +252,9 @@ def _interpolate_and_normalize(pairs: tf.Tensor, points: tf.Tensor,
                for index in range(num_frames))
 
 
-_interpolate_compiled = tf.function(_interpolate, jit_compile=True)
+_interpolate_compiled = tf.function(_interpolate, jit_compile=True, autograph=False)
 _normalize_compiled = tf.function(lambda frames: tuple(normalize(f) for f in frames),
-                                  jit_compile=True)
+                                  jit_compile=True, autograph=False)
 
 
 def _gather_pairs(image: tf.Tensor, matrix: tf.Tensor,
