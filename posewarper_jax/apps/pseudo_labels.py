@@ -4,7 +4,11 @@
 every other frame that received propagated persons (apps.propagation on the training videos)
 with them: keypoints (x, y, 1) where x > 0, y > 0 and the joint score > MIN_SCORE, else
 (0, 0, 0); the source person's box, centre, scale and track id; no head box. Persons left
-without a joint are dropped (the readers would skip them).
+without a joint are dropped (the readers would skip them). The labels hold every predicted
+channel as the model decodes it, head_bottom included, as the original's pseudo-GT takes the
+keypoints of its prediction files (SPEC 7c step 2): the shoulder-midpoint neck (SPEC 6.5) is
+a quirk of the evaluation files only, and as a label it would teach head_bottom at the
+shoulders.
 
 `write_pseudo_labels` writes one PoseTrack18 file per video; with config.data.train_labels_dir
 set to that folder (the `retrain` variant, configs/common.py) datasets.training_videos trains
@@ -83,12 +87,13 @@ def augment_with_propagated(sparse_videos: Sequence[records.Video],
 
 def propagated_labels(videos: Sequence[records.Video], labeled: Sequence[Sequence[int]],
                       model: models.PoseWarper, variables: dict,
-                      input_config: ml_collections.ConfigDict, *, batch_size: int = 16,
-                      neck: str = "shoulder_midpoint") -> tuple[records.Video, ...]:
+                      input_config: ml_collections.ConfigDict, *, batch_size: int = 16
+                      ) -> tuple[records.Video, ...]:
   """The labels of the `labeled` positions of `videos` plus the poses the warper propagates
-  from them to the other frames of each run (SPEC 7c steps 2-3; apps.propagation.propagate)."""
+  from them to the other frames of each run (SPEC 7c steps 2-3; apps.propagation.propagate),
+  with the predicted head_bottom (see the module docstring)."""
   propagated = propagation.propagate(videos, labeled, model, variables, input_config,
-                                     batch_size=batch_size, neck=neck)
+                                     batch_size=batch_size, neck="head_bottom")
   sparse = tuple(sparse_labels.keep_labels(video, positions)
                  for video, positions in zip(videos, labeled))
   return augment_with_propagated(sparse, propagated)
@@ -115,7 +120,7 @@ def _main(argv: Sequence[str], config: ml_collections.ConfigDict, checkpoint: st
     labeled = propagation.labeled_positions(videos, every_k)
     model, variables = models.load(checkpoint)
   augmented = propagated_labels(videos, labeled, model, variables, config.input,
-                                batch_size=config.eval.batch_size, neck=config.eval.neck)
+                                batch_size=config.eval.batch_size)
   paths = write_pseudo_labels(augmented, out, config.data.root)
   labeled_frames = sum(len(v.labeled_positions) for v in augmented)
   print(f"wrote {len(paths)} videos with {labeled_frames} labeled frames to {out}")

@@ -10,6 +10,7 @@ import pytest
 from posewarper_jax.apps import pseudo_labels
 from posewarper_jax.data import datasets
 from posewarper_jax.data import frame_pairs
+from posewarper_jax.data import keypoints
 from posewarper_jax.data import posetrack
 from posewarper_jax.data import sparse_labels
 
@@ -91,3 +92,26 @@ def test_files_round_trip_through_the_readers_and_the_trainer(augmented, labeled
                      zip(instances["video_index"], instances["frame_position"])])
   assert pseudo.any()
   np.testing.assert_array_equal(instances["keypoints"][pseudo, LOW_SCORE_JOINT], 0.0)
+
+
+def test_propagated_labels_keep_the_predicted_head_bottom(videos, labeled, tiny_model, config,
+                                                          propagated):
+  """Labels take the decoded channels, not the evaluation files' shoulder-midpoint neck."""
+  model, variables = tiny_model
+  labels = pseudo_labels.propagated_labels(videos, labeled, model, variables, config.input,
+                                           batch_size=config.eval.batch_size)
+  head_bottom = keypoints.JOINT_INDEX["head_bottom"]
+  shoulders = [keypoints.JOINT_INDEX["left_shoulder"], keypoints.JOINT_INDEX["right_shoulder"]]
+  checked = away_from_midpoint = 0
+  for result, expected, positions in zip(labels, propagated, labeled):
+    for position, (frame, frame_expected) in enumerate(zip(result.frames, expected.frames)):
+      if position in positions:
+        continue
+      for label, person in zip(frame.persons, frame_expected.persons):
+        if label.keypoints[head_bottom, 2] > 0:
+          np.testing.assert_array_equal(label.keypoints[head_bottom, :2],
+                                        person.keypoints[head_bottom, :2])
+          midpoint = person.keypoints[shoulders, :2].mean(axis=0)
+          away_from_midpoint += not np.allclose(label.keypoints[head_bottom, :2], midpoint)
+          checked += 1
+  assert checked > 0 and away_from_midpoint > 0
