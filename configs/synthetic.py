@@ -4,9 +4,15 @@ Same variants as the paper configs with a small HRNet, small crops (96 x 128) an
 schedules; the tests and `make demo` use them. Generate the data first:
   python -m posewarper_jax.data.synthetic --out data/synthetic
   python train.py --config configs/synthetic.py:stage1 --workdir runs/synthetic_stage1
+Stage 1 and retraining start from PRETRAINED_CHECKPOINT, an HRNet of this config trained on
+separately generated stills (configs/synthetic_stills.py, `make pretrained`): the role COCO
+plays for PoseTrack (SPEC 5.3, 7c step 4). Set train.init_from="" to start from scratch.
 """
 
 from configs import common
+
+# The exported HRNet of configs/synthetic_stills.py, shipped with the repository.
+PRETRAINED_CHECKPOINT = "checkpoints/synthetic_stills_hrnet"
 
 
 def get_config(arg=None):
@@ -35,6 +41,8 @@ def get_config(arg=None):
   train.log_every_steps = 20
   if config.variant == "stage2":
     train.init_from = "runs/synthetic_stage1"
+  else:
+    train.init_from = PRETRAINED_CHECKPOINT
   if config.variant == "retrain":
     config.data.train_labels_dir = "data/synthetic/pseudo_labels"
   config.eval.batch_size = 8

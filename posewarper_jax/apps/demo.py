@@ -6,14 +6,16 @@
    the nearest labeled pose scores about 34 mAP, so propagation has real work to do); the
    training labels are thinned to the propagation protocol's frames (SPEC 7a step 4: the 4th
    frame, then every 7th, and the last), about 1 frame in 6.
-2. Stage 1 (the single-frame HRNet) on those sparse labels; stage 2 (PoseWarper on the frozen
-   stage-1 backbone); both with configs/synthetic.py.
+2. Stage 1 (the single-frame HRNet) on those sparse labels, starting from the shipped HRNet
+   pretrained on separately generated stills (configs/synthetic.py PRETRAINED_CHECKPOINT, the
+   role of COCO in the paper, SPEC 5.3); stage 2 (PoseWarper on the frozen stage-1 backbone);
+   both with configs/synthetic.py.
 3. Propagation on the validation videos (SPEC 7a): PoseWarper against Farneback optical flow
    and HRNet pseudo-labeling, scored with the PoseTrack mAP against the dense ground truth.
 4. Temporal aggregation (SPEC 7b) against the single-frame model, with ground-truth boxes.
 5. Pseudo-labels (SPEC 7c): the sparse training labels propagated to every training frame,
-   then the single-frame HRNet trained again on them, against stage 1 (sparse labels alone,
-   the same number of steps).
+   then the single-frame HRNet trained again on them from the same pretrained weights (SPEC 7c
+   step 4), against stage 1 (sparse labels alone, the same number of steps).
 6. demo_out/REPORT.md (tables in the paper's format, figures) and demo_out/results.json
    ({method: {"predictions", "ground_truth", "Total"}}, folders relative to demo_out).
 
@@ -25,6 +27,7 @@ import dataclasses
 import datetime
 import json
 import os
+import pathlib
 import platform
 import time
 from typing import Sequence
@@ -53,6 +56,7 @@ from posewarper_jax.viz import offsets as offsets_viz
 from posewarper_jax.viz import overlays
 from posewarper_jax.viz import pairs
 
+REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 # The paper's Table 1 and SOTA-table columns (SPEC 9).
 COLUMNS = ("Head", "Shoulder", "Elbow", "Wrist", "Hip", "Knee", "Ankle", "Total")
 # The orderings the paper reports, as (better, worse, claim).
@@ -77,17 +81,20 @@ class Preset:
   speed: float  # synthetic.generate's motion per frame (1: walking pace at 25 fps).
   stage1_steps: int
   stage2_steps: int
+  pretrained: str  # Initial HRNet of stage 1 and retraining ("": random initialisation).
   model_overrides: dict  # Fields of configs/synthetic.py's config set on top of it.
 
 
 PRESETS = {
     # `make demo`: about 13 minutes on 2 CPU cores.
     "full": Preset(train_videos=24, val_videos=8, frames=30, frame_size=(320, 240), speed=2.5,
-                   stage1_steps=500, stage2_steps=200, model_overrides={}),
+                   stage1_steps=500, stage2_steps=200,
+                   pretrained=str(REPO_ROOT / synthetic_config.PRETRAINED_CHECKPOINT),
+                   model_overrides={}),
     # The tests: every stage on a handful of frames with the smallest model (the one of
     # tests/train/conftest.py, whose compiled programs it shares).
     "tiny": Preset(train_videos=2, val_videos=2, frames=10, frame_size=(160, 120), speed=2.5,
-                   stage1_steps=4, stage2_steps=4, model_overrides={
+                   stage1_steps=4, stage2_steps=4, pretrained="", model_overrides={
                        "input.image_size": (32, 64), "model.width": 4,
                        "model.stage_modules": (1, 1, 1), "model.num_blocks": 1,
                        "model.stem_width": 8, "model.layer1_blocks": 1,
@@ -216,8 +223,9 @@ def write_report(out_dir: str, results: dict, checks: list[dict], figures: dict,
       f"{seconds / 60:.1f} minutes. {preset.train_videos} training and {preset.val_videos} "
       f"validation videos of {preset.frames} frames; training labels on the propagation "
       f"protocol's frames only (SPEC 7a: about 1 in 6); stage 1 and retraining "
-      f"{preset.stage1_steps} steps, stage 2 {preset.stage2_steps} steps. PoseTrack mAP "
-      f"(AP %, PCKh@0.5) of the prediction files named below each table.",
+      f"{preset.stage1_steps} steps from {_initialisation(preset)}, stage 2 "
+      f"{preset.stage2_steps} steps. PoseTrack mAP (AP %, PCKh@0.5) of the prediction files "
+      f"named below each table.",
       "",
       "## Video pose propagation (the paper's Table 1)",
       "",
@@ -262,6 +270,13 @@ def write_report(out_dir: str, results: dict, checks: list[dict], figures: dict,
   return path
 
 
+def _initialisation(preset: Preset) -> str:
+  if not preset.pretrained:
+    return "a random initialisation"
+  return (f"`{os.path.relpath(preset.pretrained, REPO_ROOT)}` (an HRNet trained on separately "
+          f"generated stills, configs/synthetic_stills.py: the role of COCO in the paper)")
+
+
 def _cpu_model() -> str:
   try:
     with open("/proc/cpuinfo", encoding="utf-8") as info:
@@ -295,9 +310,10 @@ def run_demo(out_dir: str, preset_name: str = "full") -> dict:
   sparse_dir = os.path.join(out_dir, "labels", "sparse")
   write_sparse_labels(dense_train, train_labeled, sparse_dir, root)
 
-  progress(f"stage 1: single-frame HRNet on the sparse labels, {preset.stage1_steps} steps")
+  progress(f"stage 1: single-frame HRNet on the sparse labels, {preset.stage1_steps} steps from "
+           f"{preset.pretrained or 'a random initialisation'}")
   stage1 = run_config("stage1", root, preset, preset.stage1_steps, sparse_dir)
-  stage1_dir = train(stage1, os.path.join(runs, "stage1"))
+  stage1_dir = train(stage1, os.path.join(runs, "stage1"), init_from=preset.pretrained)
   progress(f"stage 2: PoseWarper on the frozen stage-1 backbone, {preset.stage2_steps} steps")
   stage2 = run_config("stage2", root, preset, preset.stage2_steps, sparse_dir)
   stage2_dir = train(stage2, os.path.join(runs, "stage2"), init_from=stage1_dir)
@@ -337,7 +353,7 @@ def run_demo(out_dir: str, preset_name: str = "full") -> dict:
   progress(f"retraining the single-frame HRNet on labels + pseudo-labels, "
            f"{preset.stage1_steps} steps")
   retrain = run_config("retrain", root, preset, preset.stage1_steps, pseudo_dir)
-  retrain_dir = train(retrain, os.path.join(runs, "retrain"))
+  retrain_dir = train(retrain, os.path.join(runs, "retrain"), init_from=preset.pretrained)
   eval_dir = os.path.join(out_dir, "eval", "retrain_pseudolabel")
   scored = evaluation.evaluate(retrain, retrain_dir, eval_dir)
   results["retrain_pseudolabel"] = _entry(

@@ -6,12 +6,17 @@ to build it again) and `variables/` (an orbax StandardCheckpointer tree {"params
 (the run's resolved config, whose `model` section builds the model) and `checkpoints/<step>/`
 (orbax CheckpointManager steps whose `variables` item is the same tree), or one of its step
 folders (`checkpoints/`, `best/`).
+
+Command line: the latest (or best) weights of a training run as an exported checkpoint, without
+the optimiser state, e.g. to start other runs from (config train.init_from):
+  python -m posewarper_jax.models.checkpoint export RUN_DIR[/best] OUT_DIR
 """
 
+import argparse
 import dataclasses
 import json
 import pathlib
-from typing import Any, Optional, Union
+from typing import Any, Optional, Sequence, Union
 
 import flax.linen as nn
 import jax
@@ -142,3 +147,23 @@ def load(directory: PathLike) -> tuple[nn.Module, dict[str, Any]]:
   run_config, steps_dir = training
   model = build(ml_collections.ConfigDict(json.loads(run_config.read_text())["model"]))
   return model, _latest_variables(steps_dir, abstract_variables(model))
+
+
+def main(argv: Optional[Sequence[str]] = None) -> pathlib.Path:
+  parser = argparse.ArgumentParser(description="Exports the weights of a training run.")
+  commands = parser.add_subparsers(dest="command", required=True)
+  export = commands.add_parser("export", help="RUN_DIR (or RUN_DIR/best) -> OUT_DIR")
+  export.add_argument("run_dir")
+  export.add_argument("out_dir")
+  args = parser.parse_args(argv)
+  out = pathlib.Path(args.out_dir)
+  if out.exists():
+    parser.error(f"{out} exists; export writes a new folder")
+  model, variables = load(args.run_dir)
+  path = save(out, model, variables)
+  print(f"exported {type(model).__name__} weights of {args.run_dir} to {path}")
+  return path
+
+
+if __name__ == "__main__":
+  main()

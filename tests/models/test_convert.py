@@ -11,8 +11,11 @@ import numpy as np
 import pytest
 from flax import traverse_util
 
+from configs import synthetic as synthetic_config
+from configs import synthetic_stills as synthetic_stills_config
 from posewarper_jax import models
 from posewarper_jax.models import checkpoint, convert
+from tests.conftest import REPO_ROOT
 from tests.models import official_layout
 
 BN_EPSILON = 1e-5
@@ -186,6 +189,39 @@ def test_save_and_load_posewarper(tmp_path, tiny_posewarper, tiny_posewarper_sta
   _assert_same_tree(loaded, variables)
   with pytest.raises(FileNotFoundError, match="model.json"):
     models.load(tmp_path / "missing")
+
+
+def test_export_writes_the_weights_of_a_run(tmp_path, tiny_hrnet, tiny_hrnet_state, capsys):
+  variables = convert.from_pytorch(tiny_hrnet_state, tiny_hrnet, "hrnet")
+  checkpoint.save(tmp_path / "run", tiny_hrnet, variables)
+  checkpoint.main(["export", str(tmp_path / "run"), str(tmp_path / "exported")])
+  assert "exported HRNet weights" in capsys.readouterr().out
+  loaded_model, loaded = models.load(tmp_path / "exported")
+  assert loaded_model == tiny_hrnet
+  _assert_same_tree(loaded, variables)
+  with pytest.raises(SystemExit):  # Never writes into an existing folder.
+    checkpoint.main(["export", str(tmp_path / "run"), str(tmp_path / "exported")])
+  assert "exists" in capsys.readouterr().err
+
+
+def test_shipped_pretrained_hrnet_is_the_synthetic_configs_model():
+  """configs/synthetic.py starts stage 1 and retraining from it."""
+  config = synthetic_config.get_config("stage1")
+  assert config.train.init_from == synthetic_config.PRETRAINED_CHECKPOINT
+  model, variables = models.load(REPO_ROOT / synthetic_config.PRETRAINED_CHECKPOINT)
+  expected = models.build(config.model)
+  assert model == expected
+  shapes = jax.tree.map(np.shape, checkpoint.abstract_variables(expected))
+  assert jax.tree.map(np.shape, variables) == shapes
+  assert all(np.isfinite(leaf).all() for leaf in jax.tree.leaves(variables))
+
+
+def test_stills_config_trains_the_single_frame_model_from_scratch():
+  config = synthetic_stills_config.get_config()
+  assert config.variant == "stage1" and config.model.kind == "hrnet"
+  assert config.train.init_from == "" and config.data.root == "data/synthetic_stills"
+  with pytest.raises(ValueError, match="stage2"):
+    synthetic_stills_config.get_config("stage2")
 
 
 # ---- Independent float64 NumPy reference (NCHW, OIHW) of the stem, one fuse layer, the head. ----

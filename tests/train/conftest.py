@@ -29,6 +29,8 @@ TINY_OVERRIDES = {
     "model.head.offset_channels": "8",
     "model.head.dilations": "(1,3)",
     "train.batch_size": "8",
+    # From scratch: the shipped pretrained HRNet (configs/synthetic.py) has the demo's sizes.
+    "train.init_from": "",
     # Updates proportional to small gradients (see test_scale.py); every tiny run then shares
     # one compiled step per model (the learning rate is an input of the step).
     "train.adam_eps": "1e-2",
