@@ -23,7 +23,7 @@ demo: $(STAMP)
 	$(PY) -m posewarper_jax.apps.demo --out demo_out
 
 # Rebuilds checkpoints/synthetic_stills_hrnet, the HRNet that stage 1 and retraining of the
-# synthetic runs start from (configs/synthetic_stills.py); about 8 minutes on 2 CPU cores.
+# synthetic runs start from (configs/synthetic_stills.py); about 9 minutes on 2 CPU cores.
 pretrained: $(STAMP)
 	$(PY) -m posewarper_jax.data.synthetic --out data/synthetic_stills --num-videos 200 \
 	    --frames 8 --seed 1 --speed 2.5 --splits train

@@ -2,7 +2,7 @@
 densely labeled stills, 200 separately generated clips of 8 frames (seed 1, fast motion so
 that the frames differ), that no demo or test video shares. Its exported weights
 (configs/synthetic.py PRETRAINED_CHECKPOINT) start stage 1 and retraining, as the COCO HRNet
-does for PoseTrack (SPEC 5.3, 7c step 4). `make pretrained` rebuilds them (about 8 minutes on
+does for PoseTrack (SPEC 5.3, 7c step 4). `make pretrained` rebuilds them (about 9 minutes on
 2 CPU cores):
   python -m posewarper_jax.data.synthetic --out data/synthetic_stills --num-videos 200 \\
       --frames 8 --seed 1 --speed 2.5 --splits train
