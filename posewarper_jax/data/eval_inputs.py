@@ -145,5 +145,6 @@ def make_eval_dataset(videos: Sequence[records.Video], config: ml_collections.Co
                            reduced_decode=config.decode_ratio == "auto",
                            backend=config.warp_backend)
   dataset = tf.data.Dataset.from_tensor_slices(entries).shard(process_count, process_index)
-  dataset = dataset.map(tf.autograph.experimental.do_not_convert(crop), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+  dataset = dataset.map(tf.autograph.experimental.do_not_convert(crop),
+                        num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
   return dataset.unbatch().batch(batch_size).prefetch(tf.data.AUTOTUNE)

@@ -262,6 +262,7 @@ def make_pair_dataset(videos: Sequence[records.Video], config: ml_collections.Co
   else:
     indices = tf.data.Dataset.range(num_local)
   # Plain graph tracing: autograph would rewrite every function reached (~10 s, nothing to gain).
-  dataset = indices.map(tf.autograph.experimental.do_not_convert(example), num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+  dataset = indices.map(tf.autograph.experimental.do_not_convert(example),
+                        num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
   dataset = dataset.batch(batch_size, drop_remainder=training)
   return dataset.prefetch(tf.data.AUTOTUNE)
