@@ -14,8 +14,9 @@
    and HRNet pseudo-labeling, scored with the PoseTrack mAP against the dense ground truth.
 4. Temporal aggregation (SPEC 7b) against the single-frame model, with ground-truth boxes.
 5. Pseudo-labels (SPEC 7c): the sparse training labels propagated to every training frame,
-   then the single-frame HRNet trained again on them from the same pretrained weights (SPEC 7c
-   step 4), against stage 1 (sparse labels alone, the same number of steps).
+   then the single-frame HRNet trained again on them from the same pretrained weights for the
+   same number of epochs as stage 1 (SPEC 7c steps 1 and 4: 10 epochs each, so about 7 times
+   the steps), against stage 1 (sparse labels alone).
 6. demo_out/REPORT.md (tables in the paper's format, figures) and demo_out/results.json
    ({method: {"predictions", "ground_truth", "Total"}}, folders relative to demo_out).
 
@@ -79,22 +80,22 @@ class Preset:
   frames: int
   frame_size: tuple[int, int]  # (width, height) of the generated videos.
   speed: float  # synthetic.generate's motion per frame (1: walking pace at 25 fps).
-  stage1_steps: int
+  stage1_epochs: int  # Stage 1 and retraining, each over its own labels (SPEC 7c: 10).
   stage2_steps: int
   pretrained: str  # Initial HRNet of stage 1 and retraining ("": random initialisation).
   model_overrides: dict  # Fields of configs/synthetic.py's config set on top of it.
 
 
 PRESETS = {
-    # `make demo`: about 13 minutes on 2 CPU cores.
+    # `make demo`: about 14 minutes on 2 CPU cores.
     "full": Preset(train_videos=24, val_videos=8, frames=30, frame_size=(320, 240), speed=2.5,
-                   stage1_steps=500, stage2_steps=200,
+                   stage1_epochs=10, stage2_steps=200,
                    pretrained=str(REPO_ROOT / synthetic_config.PRETRAINED_CHECKPOINT),
                    model_overrides={}),
     # The tests: every stage on a handful of frames with the smallest model (the one of
     # tests/train/conftest.py, whose compiled programs it shares).
     "tiny": Preset(train_videos=2, val_videos=2, frames=10, frame_size=(160, 120), speed=2.5,
-                   stage1_steps=4, stage2_steps=4, pretrained="", model_overrides={
+                   stage1_epochs=4, stage2_steps=4, pretrained="", model_overrides={
                        "input.image_size": (32, 64), "model.width": 4,
                        "model.stage_modules": (1, 1, 1), "model.num_blocks": 1,
                        "model.stem_width": 8, "model.layer1_blocks": 1,
@@ -122,18 +123,19 @@ class Progress:
           flush=True)
 
 
-def run_config(variant: str, root: str, preset: Preset, num_steps: int,
-               train_labels_dir: str) -> ml_collections.ConfigDict:
-  """configs/synthetic.py's `variant` on the demo's data with the preset's sizes; learning-rate
-  decays at 60% and 85% of the run (the config's epochs assume longer runs)."""
+def run_config(variant: str, root: str, preset: Preset, train_labels_dir: str, *,
+               num_steps: int = 0, num_epochs: int = 0) -> ml_collections.ConfigDict:
+  """configs/synthetic.py's `variant` on the demo's data with the preset's sizes, trained for
+  `num_steps` or `num_epochs` over the instances of `train_labels_dir` (one of the two);
+  learning-rate decays at 60% and 85% of the run (the config's epochs assume longer runs)."""
+  if bool(num_steps) == bool(num_epochs):
+    raise ValueError(f"run_config: give num_steps or num_epochs, got {num_steps} and "
+                     f"{num_epochs}")
   config = synthetic_config.get_config(variant)
   config.data.root = root
   config.data.train_labels_dir = train_labels_dir
-  config.train.num_steps = num_steps
   config.train.init_from = ""
   config.train.eval_at_end = False
-  config.train.checkpoint_every_steps = num_steps
-  config.train.log_every_steps = max(1, num_steps // 5)
   for field, value in preset.model_overrides.items():
     section, _, name = field.rpartition(".")
     target = config
@@ -141,7 +143,12 @@ def run_config(variant: str, root: str, preset: Preset, num_steps: int,
       target = target[part]
     target[name] = value
   num_instances = frame_pairs.num_instances(datasets.training_videos(config.data), config.input)
-  epochs = num_steps / loop.steps_per_epoch(num_instances, config.train.batch_size)
+  steps_per_epoch = loop.steps_per_epoch(num_instances, config.train.batch_size)
+  num_steps = num_steps or num_epochs * steps_per_epoch
+  epochs = num_steps / steps_per_epoch
+  config.train.num_steps = num_steps
+  config.train.checkpoint_every_steps = num_steps
+  config.train.log_every_steps = max(1, num_steps // 5)
   config.train.decay_one_epoch_early = False
   config.train.lr_decay_epochs = (max(1, round(0.6 * epochs)), max(1, round(0.85 * epochs)))
   return config
@@ -206,7 +213,7 @@ def orderings(results: dict) -> list[dict]:
 
 
 def write_report(out_dir: str, results: dict, checks: list[dict], figures: dict,
-                 preset_name: str, preset: Preset, seconds: float) -> str:
+                 preset_name: str, preset: Preset, seconds: float, neck: str) -> str:
   """demo_out/REPORT.md."""
   def rows(names):
     return [(label, results[key]["table"]) for key, label in names]
@@ -223,9 +230,9 @@ def write_report(out_dir: str, results: dict, checks: list[dict], figures: dict,
       f"{seconds / 60:.1f} minutes. {preset.train_videos} training and {preset.val_videos} "
       f"validation videos of {preset.frames} frames; training labels on the propagation "
       f"protocol's frames only (SPEC 7a: about 1 in 6); stage 1 and retraining "
-      f"{preset.stage1_steps} steps from {_initialisation(preset)}, stage 2 "
-      f"{preset.stage2_steps} steps. PoseTrack mAP (AP %, PCKh@0.5) of the prediction files "
-      f"named below each table.",
+      f"{preset.stage1_epochs} epochs each (as in SPEC 7c) from {_initialisation(preset)}, "
+      f"stage 2 {preset.stage2_steps} steps. PoseTrack mAP (AP %, PCKh@0.5) of the prediction "
+      f"files named below each table; {_NECK_NOTES[neck]}.",
       "",
       "## Video pose propagation (the paper's Table 1)",
       "",
@@ -248,8 +255,10 @@ def write_report(out_dir: str, results: dict, checks: list[dict], figures: dict,
       _table(rows([("retrain_baseline", "Sparse labels only"),
                    ("retrain_pseudolabel", "Sparse labels + propagated pseudo-labels")])),
       "",
-      "Single-frame HRNet, same steps and schedule; \"sparse labels only\" is the stage-1 "
-      f"model (also the \"single frame\" row above). Files: {files('retrain_pseudolabel')}.",
+      f"Single-frame HRNet, {preset.stage1_epochs} epochs over its training labels from the "
+      "same initial weights (the paper's protocol; the augmented set is about 7 times larger, "
+      "so its run has about 7 times the steps); \"sparse labels only\" is the stage-1 model "
+      f"(also the \"single frame\" row above). Files: {files('retrain_pseudolabel')}.",
       "",
       "## Do the paper's orderings hold here?",
       "",
@@ -268,6 +277,14 @@ def write_report(out_dir: str, results: dict, checks: list[dict], figures: dict,
   with open(path, "w", encoding="utf-8") as report:
     report.write("\n".join(lines) + "\n")
   return path
+
+
+_NECK_NOTES = {
+    "head_bottom": "PoseTrack's neck is the predicted head_bottom (configs/synthetic.py, "
+                   "SPEC 6.5; the original writes the shoulder midpoint there)",
+    "shoulder_midpoint": "PoseTrack's neck is the shoulder midpoint (the original's quirk, "
+                         "SPEC 6.5)",
+}
 
 
 def _initialisation(preset: Preset) -> str:
@@ -310,12 +327,12 @@ def run_demo(out_dir: str, preset_name: str = "full") -> dict:
   sparse_dir = os.path.join(out_dir, "labels", "sparse")
   write_sparse_labels(dense_train, train_labeled, sparse_dir, root)
 
-  progress(f"stage 1: single-frame HRNet on the sparse labels, {preset.stage1_steps} steps from "
-           f"{preset.pretrained or 'a random initialisation'}")
-  stage1 = run_config("stage1", root, preset, preset.stage1_steps, sparse_dir)
+  stage1 = run_config("stage1", root, preset, sparse_dir, num_epochs=preset.stage1_epochs)
+  progress(f"stage 1: single-frame HRNet on the sparse labels, {stage1.train.num_steps} steps "
+           f"({preset.stage1_epochs} epochs) from {preset.pretrained or 'a random initialisation'}")
   stage1_dir = train(stage1, os.path.join(runs, "stage1"), init_from=preset.pretrained)
   progress(f"stage 2: PoseWarper on the frozen stage-1 backbone, {preset.stage2_steps} steps")
-  stage2 = run_config("stage2", root, preset, preset.stage2_steps, sparse_dir)
+  stage2 = run_config("stage2", root, preset, sparse_dir, num_steps=preset.stage2_steps)
   stage2_dir = train(stage2, os.path.join(runs, "stage2"), init_from=stage1_dir)
 
   results = {}
@@ -326,8 +343,10 @@ def run_demo(out_dir: str, preset_name: str = "full") -> dict:
   methods = {
       "propagation_posewarper": lambda: propagation.propagate(
           val, val_labeled, stage2_model, stage2_variables, stage2.input,
-          batch_size=stage2.eval.batch_size),
-      "propagation_farneback": lambda: flow_propagation.propagate(val, val_labeled),
+          batch_size=stage2.eval.batch_size, neck=stage2.eval.neck,
+          fold_batch_norm=stage2.eval.fold_batch_norm),
+      "propagation_farneback": lambda: flow_propagation.propagate(val, val_labeled,
+                                                                  neck=stage2.eval.neck),
       "propagation_pseudolabel": lambda: propagation.pseudo_label_baseline(
           val, val_labeled, stage1_model, stage1_variables, stage1.input, stage1.eval),
   }
@@ -350,9 +369,9 @@ def run_demo(out_dir: str, preset_name: str = "full") -> dict:
       pseudo_labels.propagated_labels(dense_train, train_labeled, stage2_model, stage2_variables,
                                       stage2.input, batch_size=stage2.eval.batch_size),
       pseudo_dir, root)
+  retrain = run_config("retrain", root, preset, pseudo_dir, num_epochs=preset.stage1_epochs)
   progress(f"retraining the single-frame HRNet on labels + pseudo-labels, "
-           f"{preset.stage1_steps} steps")
-  retrain = run_config("retrain", root, preset, preset.stage1_steps, pseudo_dir)
+           f"{retrain.train.num_steps} steps ({preset.stage1_epochs} epochs)")
   retrain_dir = train(retrain, os.path.join(runs, "retrain"), init_from=preset.pretrained)
   eval_dir = os.path.join(out_dir, "eval", "retrain_pseudolabel")
   scored = evaluation.evaluate(retrain, retrain_dir, eval_dir)
@@ -388,7 +407,7 @@ def run_demo(out_dir: str, preset_name: str = "full") -> dict:
     json.dump(summary, stream, indent=2)
     stream.write("\n")
   report = write_report(out_dir, results, checks, figures, preset_name, preset,
-                        progress.elapsed())
+                        progress.elapsed(), neck=stage2.eval.neck)
   progress(f"done: {report}")
   for check in checks:
     print(f"  {'holds' if check['holds'] else 'DOES NOT HOLD'}: {check['claim']} "

@@ -51,6 +51,7 @@ from posewarper_jax.eval import posetrack_map
 from posewarper_jax.inference import decode
 from posewarper_jax.inference import predict
 from posewarper_jax.models import PoseWarper
+from posewarper_jax.models import fold
 
 METHODS = ("posewarper", "pseudolabel")
 # SPEC 7a steps 3-4: with deltas up to 3, a step of up to 7 labeled frames leaves no frame of
@@ -182,7 +183,8 @@ def _crop_pair(item: dict[str, tf.Tensor], *, config: ml_collections.ConfigDict
 def propagate(videos: Sequence[records.Video], labeled: Sequence[Sequence[int]],
               model: PoseWarper, variables: dict, input_config: ml_collections.ConfigDict, *,
               batch_size: int = 16, mesh: Optional[jax.sharding.Mesh] = None,
-              neck: str = "shoulder_midpoint") -> tuple[records.Video, ...]:
+              neck: str = "shoulder_midpoint", fold_batch_norm: bool = True
+              ) -> tuple[records.Video, ...]:
   """Propagates the ground truth of the labeled frames to every frame of the runs (SPEC 7a).
 
   Args:
@@ -195,6 +197,9 @@ def propagate(videos: Sequence[records.Video], labeled: Sequence[Sequence[int]],
     batch_size: person boxes per step, a multiple of the mesh's device count.
     mesh: the caller's data-parallel mesh (default: all local devices).
     neck: what PoseTrack's neck is written from (decode.to_posetrack_joints).
+    fold_batch_norm: run the warper with every BatchNorm folded into the convolution before
+      it (models/fold.py), as `inference.predict` does: the same heatmaps to float32 rounding,
+      faster. Callers with a config pass config.eval.fold_batch_norm.
   Returns:
     The videos with the propagated persons on every frame of the runs (see the module
     docstring): keypoints (17, 3) with (x, y, 1), joint_scores (17,).
@@ -202,6 +207,8 @@ def propagate(videos: Sequence[records.Video], labeled: Sequence[Sequence[int]],
   frame_pairs.check_config(input_config)
   mesh = sharding.data_mesh(jax.local_devices()) if mesh is None else mesh
   sharding.check_batch_size(batch_size, mesh)
+  if fold_batch_norm:
+    model, variables = fold.fold_batch_norm(model, variables)
   forward = propagate_function(model, mesh)
   variables = predict.replicated_variables(variables, mesh)
   sources = frame_sources(videos, labeled)
@@ -264,7 +271,8 @@ def _main(argv: Sequence[str], config: ml_collections.ConfigDict, checkpoint: st
     model, variables = models.load(checkpoint)
   if method == "posewarper":
     predicted = propagate(videos, labeled, model, variables, config.input,
-                          batch_size=config.eval.batch_size, neck=config.eval.neck)
+                          batch_size=config.eval.batch_size, neck=config.eval.neck,
+                          fold_batch_norm=config.eval.fold_batch_norm)
   else:
     predicted = pseudo_label_baseline(videos, labeled, model, variables, config.input,
                                       config.eval)

@@ -3,10 +3,14 @@ those of the prediction files it names."""
 
 import json
 
+import ml_collections
 import pytest
 
 from posewarper_jax.apps import demo
+from posewarper_jax.data import datasets
+from posewarper_jax.data import frame_pairs
 from posewarper_jax.eval import posetrack_map
+from posewarper_jax.train import loop
 
 METHODS = ("propagation_posewarper", "propagation_farneback", "propagation_pseudolabel",
            "single", "aggregate", "retrain_pseudolabel", "retrain_baseline")
@@ -37,3 +41,17 @@ def test_reported_map_is_recomputable_from_the_files(demo_out, method):
   recomputed = posetrack_map.posetrack_map(str(demo_out / entry["ground_truth"]),
                                            str(demo_out / entry["predictions"]))
   assert recomputed["table"]["Total"] == pytest.approx(entry["Total"], abs=1e-9)
+
+
+def test_stage1_and_retraining_run_the_same_epochs(demo_out):
+  """SPEC 7c: both single-frame runs take the preset's epochs over their own labels, so the
+  retraining on the larger augmented set runs more steps."""
+  steps = {}
+  for run in ("stage1", "retrain"):
+    config = ml_collections.ConfigDict(
+        json.loads((demo_out / "runs" / run / "config.json").read_text()))
+    instances = frame_pairs.num_instances(datasets.training_videos(config.data), config.input)
+    steps[run] = config.train.num_steps
+    assert steps[run] == demo.PRESETS["tiny"].stage1_epochs * loop.steps_per_epoch(
+        instances, config.train.batch_size)
+  assert steps["retrain"] > steps["stage1"]

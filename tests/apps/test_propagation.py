@@ -3,14 +3,17 @@ the pseudo-labeling baseline."""
 
 import dataclasses
 
+import jax.numpy as jnp
 import numpy as np
 import pytest
+from flax import traverse_util
 
 from posewarper_jax.apps import propagation
 from posewarper_jax.data import records
 from posewarper_jax.data import sparse_labels
 from posewarper_jax.data import transforms
 from tests.apps.conftest import BATCH_SIZE, IMAGE_SIZE
+from tests.models.conftest import with_random_batch_norm
 
 HEATMAP_STRIDE = 4
 
@@ -125,6 +128,39 @@ def test_frames_outside_the_run_stay_empty(videos, tiny_model, config):
   (sources,) = propagation.frame_sources([cut], labeled)
   assert all(f.is_labeled and len(f.persons) == len(video.frames[sources[p][0]].persons)
              for p, f in enumerate(result.frames) if p > 0)
+
+
+def test_folded_batch_norm_propagates_the_same_poses(videos, labeled, tiny_model, config):
+  """The default folds every BatchNorm (models/fold.py); with random statistics and offset
+  convolutions (non-zero offsets) the poses match the unfolded warper's."""
+  model, variables = tiny_model
+  variables = with_random_batch_norm(variables, seed=20)
+  params = traverse_util.flatten_dict(variables["params"])
+  rng = np.random.default_rng(21)
+  for path in params:
+    if path[0].startswith("offsets_"):
+      params[path] = jnp.asarray(rng.normal(0.0, 0.05, params[path].shape), jnp.float32)
+  variables["params"] = traverse_util.unflatten_dict(params)
+  clip = videos[:1]
+  folded, unfolded = (
+      propagation.propagate(clip, labeled[:1], model, variables, config.input,
+                            batch_size=BATCH_SIZE, fold_batch_norm=fold)[0]
+      for fold in (True, False))
+  (sources,) = propagation.frame_sources(clip, labeled[:1])
+  moved = 0
+  for position, (frame_folded, frame_unfolded) in enumerate(zip(folded.frames,
+                                                                unfolded.frames)):
+    for person_folded, person_unfolded, truth in zip(
+        frame_folded.persons, frame_unfolded.persons,
+        clip[0].frames[sources[position][0]].persons):
+      np.testing.assert_allclose(person_folded.keypoints, person_unfolded.keypoints, atol=1e-3)
+      np.testing.assert_allclose(person_folded.joint_scores, person_unfolded.joint_scores,
+                                 rtol=1e-4, atol=1e-6)
+      moved += np.any(np.abs(person_unfolded.keypoints[:, :2] - truth.keypoints[:, :2])
+                      > _half_heatmap_pixel(truth) + 1e-3)
+  # The warper moves joints off their source (the identity warper would not): the comparison
+  # covers the offset path.
+  assert moved > 0
 
 
 def test_propagation_needs_a_posewarper(tiny_model, videos, labeled, config):

@@ -3,6 +3,7 @@
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from flax import traverse_util
 
 from posewarper_jax.models import HRNet, PoseWarper
 from tests.models import official_layout
@@ -13,6 +14,22 @@ TINY_HRNET = dict(width=4, stage_modules=(1, 1, 1), num_blocks=1, stem_width=8, 
 TINY_HEAD = dict(num_offset_blocks=2, offset_channels=8, dilations=(1, 3))
 # Crops must be multiples of 32 (the lowest branch has stride 32).
 IMAGE_SHAPE = (2, 64, 32, 3)
+
+
+def with_random_batch_norm(variables: dict, seed: int) -> dict:
+  """The variables with every BatchNorm's mean, var, scale and bias drawn afresh."""
+  rng = np.random.default_rng(seed)
+  params = traverse_util.flatten_dict(variables["params"])
+  stats = traverse_util.flatten_dict(variables["batch_stats"])
+  for path in list(stats):
+    shape = stats[path].shape
+    stats[path] = jnp.asarray(rng.normal(0.0, 0.3, shape) if path[-1] == "mean"
+                              else rng.uniform(0.2, 2.0, shape), jnp.float32)
+    norm = path[:-1]
+    params[norm + ("scale",)] = jnp.asarray(rng.uniform(0.5, 1.5, shape), jnp.float32)
+    params[norm + ("bias",)] = jnp.asarray(rng.normal(0.0, 0.3, shape), jnp.float32)
+  return {"params": traverse_util.unflatten_dict(params),
+          "batch_stats": traverse_util.unflatten_dict(stats)}
 
 
 @pytest.fixture(scope="session")

@@ -7,23 +7,7 @@ import pytest
 from flax import traverse_util
 
 from posewarper_jax.models import HRNet, PoseWarper, convert, fold_batch_norm, layers
-from tests.models.conftest import IMAGE_SHAPE, TINY_HEAD, TINY_HRNET
-
-
-def with_random_batch_norm(variables: dict, seed: int) -> dict:
-  """The variables with every BatchNorm's mean, var, scale and bias drawn afresh."""
-  rng = np.random.default_rng(seed)
-  params = traverse_util.flatten_dict(variables["params"])
-  stats = traverse_util.flatten_dict(variables["batch_stats"])
-  for path in list(stats):
-    shape = stats[path].shape
-    stats[path] = jnp.asarray(rng.normal(0.0, 0.3, shape) if path[-1] == "mean"
-                              else rng.uniform(0.2, 2.0, shape), jnp.float32)
-    norm = path[:-1]
-    params[norm + ("scale",)] = jnp.asarray(rng.uniform(0.5, 1.5, shape), jnp.float32)
-    params[norm + ("bias",)] = jnp.asarray(rng.normal(0.0, 0.3, shape), jnp.float32)
-  return {"params": traverse_util.unflatten_dict(params),
-          "batch_stats": traverse_util.unflatten_dict(stats)}
+from tests.models.conftest import IMAGE_SHAPE, TINY_HEAD, TINY_HRNET, with_random_batch_norm
 
 
 @pytest.fixture(scope="module")
