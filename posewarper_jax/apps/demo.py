@@ -367,7 +367,8 @@ def run_demo(out_dir: str, preset_name: str = "full") -> dict:
   pseudo_dir = os.path.join(out_dir, "labels", "pseudo")
   pseudo_labels.write_pseudo_labels(
       pseudo_labels.propagated_labels(dense_train, train_labeled, stage2_model, stage2_variables,
-                                      stage2.input, batch_size=stage2.eval.batch_size),
+                                      stage2.input, batch_size=stage2.eval.batch_size,
+                                      fold_batch_norm=stage2.eval.fold_batch_norm),
       pseudo_dir, root)
   retrain = run_config("retrain", root, preset, pseudo_dir, num_epochs=preset.stage1_epochs)
   progress(f"retraining the single-frame HRNet on labels + pseudo-labels, "

@@ -87,13 +87,14 @@ def augment_with_propagated(sparse_videos: Sequence[records.Video],
 
 def propagated_labels(videos: Sequence[records.Video], labeled: Sequence[Sequence[int]],
                       model: models.PoseWarper, variables: dict,
-                      input_config: ml_collections.ConfigDict, *, batch_size: int = 16
-                      ) -> tuple[records.Video, ...]:
+                      input_config: ml_collections.ConfigDict, *, batch_size: int = 16,
+                      fold_batch_norm: bool = True) -> tuple[records.Video, ...]:
   """The labels of the `labeled` positions of `videos` plus the poses the warper propagates
   from them to the other frames of each run (SPEC 7c steps 2-3; apps.propagation.propagate),
   with the predicted head_bottom (see the module docstring)."""
   propagated = propagation.propagate(videos, labeled, model, variables, input_config,
-                                     batch_size=batch_size, neck="head_bottom")
+                                     batch_size=batch_size, neck="head_bottom",
+                                     fold_batch_norm=fold_batch_norm)
   sparse = tuple(sparse_labels.keep_labels(video, positions)
                  for video, positions in zip(videos, labeled))
   return augment_with_propagated(sparse, propagated)
@@ -120,7 +121,8 @@ def _main(argv: Sequence[str], config: ml_collections.ConfigDict, checkpoint: st
     labeled = propagation.labeled_positions(videos, every_k)
     model, variables = models.load(checkpoint)
   augmented = propagated_labels(videos, labeled, model, variables, config.input,
-                                batch_size=config.eval.batch_size)
+                                batch_size=config.eval.batch_size,
+                                fold_batch_norm=config.eval.fold_batch_norm)
   paths = write_pseudo_labels(augmented, out, config.data.root)
   labeled_frames = sum(len(v.labeled_positions) for v in augmented)
   print(f"wrote {len(paths)} videos with {labeled_frames} labeled frames to {out}")
