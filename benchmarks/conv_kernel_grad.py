@@ -12,9 +12,7 @@ batch) and of HRNet-W48 at 384x288 (batch 4 and 8).
 
 import argparse
 import pathlib
-import statistics
 import sys
-import time
 
 import jax
 import jax.numpy as jnp
@@ -22,6 +20,7 @@ import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # `make bench` runs scripts
 # pylint: disable=g-import-not-at-top
+from benchmarks.deform_conv import time_ms
 from posewarper_jax.ops import conv2d
 
 PADDING = ((1, 1), (1, 1))
@@ -40,16 +39,6 @@ SHAPES = (
     ("W48 branch 4", 4, 12, 9, 384, 384, 1),
     ("W48 head trunk", 8, 96, 72, 128, 128, 1),
 )
-
-
-def _median_ms(function, *args, repeats: int) -> float:
-  jax.block_until_ready(function(*args))
-  times = []
-  for _ in range(repeats):
-    start = time.perf_counter()
-    jax.block_until_ready(function(*args))
-    times.append(time.perf_counter() - start)
-  return 1e3 * statistics.median(times)
 
 
 def _kernel_grad(convolution, stride):
@@ -81,9 +70,9 @@ def main() -> None:
     kernel = jnp.asarray(rng.normal(size=(3, 3, c_in, c_out)), jnp.float32)
     out_shape = _xla(x, kernel, stride).shape
     cotangent = jnp.asarray(rng.normal(size=out_shape), jnp.float32)
-    xla_ms = _median_ms(_kernel_grad(_xla, stride), kernel, x, cotangent, repeats=args.repeats)
-    ours_ms = _median_ms(_kernel_grad(_conv2d, stride), kernel, x, cotangent,
-                         repeats=args.repeats)
+    inputs = (kernel, x, cotangent)
+    xla_ms = time_ms(_kernel_grad(_xla, stride), inputs, args.repeats)
+    ours_ms = time_ms(_kernel_grad(_conv2d, stride), inputs, args.repeats)
     mflop = 2 * out_shape[1] * out_shape[2] * 9 * c_in * c_out / 1e6
     print(f"| {name} | {batch} | {height} x {width} | {c_in} -> {c_out} | {stride} | "
           f"{mflop:.1f} | {xla_ms:.2f} | {ours_ms:.2f} | {xla_ms / ours_ms:.2f} |", flush=True)
