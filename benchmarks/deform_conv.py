@@ -4,8 +4,8 @@ Shape: B=8, 96x72, 17 -> 17 channels, 3x3 kernel, offset_groups=17, groups=1, st
 padding = dilation, dilations 3 and 24. Three jitted passes are timed: the forward, forward +
 backward w.r.t. (offset, weight) (PoseWarper stage 2, where x is the frozen backbone's heatmaps),
 and forward + backward w.r.t. everything. Each is the median of --repeats runs after one warm-up,
-each run ending in block_until_ready. --schedule picks the batch schedule: the platform's own
-(default; per image on CPU, the whole batch at once on GPU and TPU) or either one forced.
+each run ending in block_until_ready. --schedule picks the batch schedule: the whole batch at
+once (the default) or one image at a time.
 
 How the floor is derived. A pass cannot be faster than the larger of two bounds:
 - memory: compulsory bytes / bandwidth. Compulsory bytes are every input of the jitted function
@@ -87,8 +87,8 @@ def main():
   parser.add_argument("--batch", type=int, default=8)
   parser.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32")
   parser.add_argument("--schedule", choices=deform_conv.SCHEDULES,
-                      default=deform_conv.PLATFORM_SCHEDULE,
-                      help="batch schedule: the platform's, one image at a time, or batched")
+                      default=deform_conv.BATCHED_SCHEDULE,
+                      help="batch schedule: the whole batch at once or one image at a time")
   parser.add_argument("--peak-gflops", type=float, default=157.0,
                       help="fp32 peak of the machine (default: EPYC Zen 3, 2 cores, AVX2+FMA)")
   args = parser.parse_args()

@@ -17,15 +17,17 @@ benchmarks/deform_conv.py):
   was slower here: XLA materialises the wide gather and reduces it separately.)
 - Samples keep the offsets' (group, tap, channel) order; the weight is permuted to match, and
   the contraction is one (H_out * W_out, G * T * C // G) @ (., C_out) matmul.
-- The batch schedule depends on the platform (lax.platform_dependent). On CPU the batch is
-  processed one image at a time (lax.map): whole-batch intermediates run to hundreds of MB, and
-  XLA:CPU pays page faults on every fresh large buffer, while one image's samples stay in
-  cache. On GPU and TPU ("cuda", "rocm", "tpu": the default branch) a per-image loop would run
-  the images one after another on a device that has the width for all of them, so the same
-  per-image math is vmapped: every gather, interpolation and matmul covers the whole batch.
+- The per-image math is vmapped over the batch: every gather, interpolation and matmul covers
+  the whole batch, which keeps GPUs and TPUs busy and, on XLA:CPU, keeps both cores busy (on
+  the 2-core Xeon of benchmarks/RESULTS.md 1.5-2x faster than a per-image loop, whose backward
+  ran on 1.3 cores). `schedule="per_image"` runs one image at a time (lax.map) instead: the
+  same function with one image's intermediates at a time, for when memory is short.
 - Positions, interpolation and accumulation run in float64 when any input is float64 (x64
   enabled) and in float32 otherwise, bfloat16 included.
-- A custom VJP recomputes positions and corners instead of storing them. The input gradient
+- A custom VJP recomputes positions and corners instead of storing them. The offset gradient
+  reads tables of vertical and horizontal differences of the padded image, two gathers per
+  sample and direction instead of four (same arithmetic, bitwise the same result; the
+  (offset, weight) backward about 1.3x faster at the PoseWarper shape). The input gradient
   (a scatter-add) runs in a loop (or batched computation) of its own that XLA deletes when its
   result is unused, as for PoseWarper's frozen-backbone heatmaps. Plain autodiff of the same
   forward was about twice as slow for the gradient w.r.t. (offset, weight).
@@ -128,12 +130,11 @@ class _Geometry(NamedTuple):
   dtype: np.dtype
 
 
-# Batch schedules of `deform_conv2d`: by platform (lax.platform_dependent), or one of the two
-# forced (e.g. to run the accelerators' schedule on CPU).
-PLATFORM_SCHEDULE = "platform"
-PER_IMAGE_SCHEDULE = "per_image"
+# Batch schedules of `deform_conv2d`: the whole batch at once (vmap, the default) or one image
+# at a time (lax.map, less memory).
 BATCHED_SCHEDULE = "batched"
-SCHEDULES = (PLATFORM_SCHEDULE, PER_IMAGE_SCHEDULE, BATCHED_SCHEDULE)
+PER_IMAGE_SCHEDULE = "per_image"
+SCHEDULES = (BATCHED_SCHEDULE, PER_IMAGE_SCHEDULE)
 
 
 def _accumulation_dtype(*arrays: Optional[jax.Array]) -> np.dtype:
@@ -143,18 +144,23 @@ def _accumulation_dtype(*arrays: Optional[jax.Array]) -> np.dtype:
   return jnp.dtype(jnp.float32)
 
 
-class _Samples(NamedTuple):
-  """The samples of one image; arrays are (H_out, W_out, G, T, C // G) or broadcast to it.
+class _Grid(NamedTuple):
+  """Where one image's samples fall; arrays are (H_out, W_out, G, T, C // G) or broadcast to it.
 
   The (G, T) order is the offsets' own, so no large array is ever transposed. `index` is the
-  flat index of the top-left corner in the image zero-padded by one pixel, (H+2, W+2, C),
-  clipped so that all four corners are in bounds; `corners` are the corner values in the
-  accumulation dtype (top-left, top-right, bottom-left, bottom-right).
+  flat index of the top-left corner in `padded`, the image zero-padded by one pixel,
+  (H+2, W+2, C) in the accumulation dtype, clipped so that all four corners are in bounds.
   """
   index: jax.Array
   frac_y: jax.Array
   frac_x: jax.Array
   valid: jax.Array
+  padded: jax.Array
+
+
+class _Samples(NamedTuple):
+  """A `_Grid` and the values at its corners (top-left, top-right, bottom-left, bottom-right)."""
+  grid: _Grid
   corners: tuple[jax.Array, jax.Array, jax.Array, jax.Array]
 
 
@@ -173,8 +179,8 @@ def _take(flat: jax.Array, index: jax.Array) -> jax.Array:
       slice_sizes=(1,), mode=jax.lax.GatherScatterMode.PROMISE_IN_BOUNDS)
 
 
-def _locate_samples(image: jax.Array, offset: jax.Array, geometry: _Geometry) -> _Samples:
-  """image: (H, W, C), offset: (H_out, W_out, 2 * G * T) -> the samples of one image (SPEC 4.4)."""
+def _locate(image: jax.Array, offset: jax.Array, geometry: _Geometry) -> _Grid:
+  """image: (H, W, C), offset: (H_out, W_out, 2 * G * T) -> the sample grid of one image (SPEC 4.4)."""
   # Each call gathers afresh: XLA would otherwise merge the gathers of several calls into one
   # materialised array, which is several times slower than regathering inside each fused loop.
   image, offset = jax.lax.optimization_barrier((image, offset))
@@ -199,18 +205,26 @@ def _locate_samples(image: jax.Array, offset: jax.Array, geometry: _Geometry) ->
   padded_x = jnp.clip(floor_x.astype(jnp.int32) + 1, 0, width)
   channel = np.arange(channels, dtype=np.int32).reshape(groups, 1, channels // groups)
   index = (padded_y * (width + 2) + padded_x) * channels + channel
-  flat = jnp.pad(image.astype(dtype), ((1, 1), (1, 1), (0, 0))).reshape(-1)
-  corners = tuple(_take(flat, index + shift) for shift in _corner_shifts(width, channels))
-  return _Samples(index, p_y - floor_y, p_x - floor_x, valid, corners)
+  padded = jnp.pad(image.astype(dtype), ((1, 1), (1, 1), (0, 0)))
+  return _Grid(index, p_y - floor_y, p_x - floor_x, valid, padded)
+
+
+def _locate_samples(image: jax.Array, offset: jax.Array, geometry: _Geometry) -> _Samples:
+  """image: (H, W, C), offset: (H_out, W_out, 2 * G * T) -> one image's samples and corners."""
+  grid = _locate(image, offset, geometry)
+  flat = grid.padded.reshape(-1)
+  width, channels = image.shape[1:]
+  return _Samples(grid, tuple(_take(flat, grid.index + shift)
+                              for shift in _corner_shifts(width, channels)))
 
 
 def _interpolate(samples: _Samples) -> jax.Array:
   """Bilinear values, zero unless -1 < p_y < H and -1 < p_x < W: (H_out, W_out, G, T, C // G)."""
   top_left, top_right, bottom_left, bottom_right = samples.corners
-  fy, fx = samples.frac_y, samples.frac_x
+  fy, fx = samples.grid.frac_y, samples.grid.frac_x
   value = ((1 - fy) * ((1 - fx) * top_left + fx * top_right)
            + fy * ((1 - fx) * bottom_left + fx * bottom_right))
-  return jnp.where(samples.valid, value, 0.0)
+  return jnp.where(samples.grid.valid, value, 0.0)
 
 
 def _mask_factor(mask: Optional[jax.Array], geometry: _Geometry):
@@ -289,61 +303,58 @@ def _position_grad(image, offset, value_grad, axis: int, geometry: _Geometry) ->
   """Sum over a group's channels of d(sample)/d(p_y if axis == 0 else p_x) * value_grad.
 
   value_grad: (H_out, W_out, G, T, C // G) -> (H_out, W_out, G, T); zero where the validity
-  rule zeroes the sample.
+  rule zeroes the sample. The slope along p_y, (1 - fx) (BL - TL) + fx (BR - TR), reads the
+  vertical differences D = P[y + 1] - P[y] of the padded image P at the two top corners (along
+  p_x, the horizontal differences at the two left corners): two gathers per sample instead of
+  four, and the same floating-point operations.
   """
-  samples = _locate_samples(image, offset, geometry)
-  top_left, top_right, bottom_left, bottom_right = samples.corners
-  if axis == 0:
-    slope = ((1 - samples.frac_x) * (bottom_left - top_left)
-             + samples.frac_x * (bottom_right - top_right))
-  else:
-    slope = ((1 - samples.frac_y) * (top_right - top_left)
-             + samples.frac_y * (bottom_right - bottom_left))
-  return jnp.sum(jnp.where(samples.valid, value_grad * slope, 0.0), axis=-1)
+  grid = _locate(image, offset, geometry)
+  width, channels = image.shape[1:]
+  if axis == 0:  # top-right is one pixel across
+    across, frac = channels, grid.frac_x
+    differences = jnp.pad(grid.padded[1:] - grid.padded[:-1], ((0, 1), (0, 0), (0, 0)))
+  else:  # bottom-left is one row across
+    across, frac = (width + 2) * channels, grid.frac_y
+    differences = jnp.pad(grid.padded[:, 1:] - grid.padded[:, :-1], ((0, 0), (0, 1), (0, 0)))
+  flat = differences.reshape(-1)
+  slope = (1 - frac) * _take(flat, grid.index) + frac * _take(flat, grid.index + across)
+  return jnp.sum(jnp.where(grid.valid, value_grad * slope, 0.0), axis=-1)
 
 
 def _input_grad_image(image, offset, mask, weight, cotangent, geometry: _Geometry) -> jax.Array:
   """One image's gradient w.r.t. the image: a scatter-add of the samples' cotangents."""
   height, width, channels = image.shape
-  samples = _locate_samples(image, offset, geometry)
-  value_grad = jnp.where(samples.valid, _mask_factor(mask, geometry) * _values_grad(
-      cotangent, weight, jnp.broadcast_shapes(samples.index.shape, samples.valid.shape),
+  grid = _locate(image, offset, geometry)
+  value_grad = jnp.where(grid.valid, _mask_factor(mask, geometry) * _values_grad(
+      cotangent, weight, jnp.broadcast_shapes(grid.index.shape, grid.valid.shape),
       geometry), 0.0)
-  fy, fx = samples.frac_y, samples.frac_x
+  fy, fx = grid.frac_y, grid.frac_x
   corner_weights = ((1 - fy) * (1 - fx), (1 - fy) * fx, fy * (1 - fx), fy * fx)
   padded_grad = jnp.zeros(((height + 2) * (width + 2) * channels,), geometry.dtype)
   for shift, corner_weight in zip(_corner_shifts(width, channels), corner_weights):
     padded_grad = jax.lax.scatter_add(
-        padded_grad, (samples.index + shift)[..., None], value_grad * corner_weight,
+        padded_grad, (grid.index + shift)[..., None], value_grad * corner_weight,
         jax.lax.ScatterDimensionNumbers(update_window_dims=(), inserted_window_dims=(0,),
                                         scatter_dims_to_operand_dims=(0,)),
         mode=jax.lax.GatherScatterMode.PROMISE_IN_BOUNDS)
   return padded_grad.reshape(height + 2, width + 2, channels)[1:-1, 1:-1]
 
 
-def _over_batch(fn: Callable, per_image: tuple, schedule: str):
-  """Stacks fn(*image_args) over the batch (the leading axis of every array in `per_image`).
+def _over_batch(fn: Callable, batch_args: tuple, schedule: str):
+  """Stacks fn(*image_args) over the batch (the leading axis of every array in `batch_args`).
 
-  "per_image": one image at a time (lax.map), XLA:CPU's schedule; "batched": the whole batch at
-  once (vmap: batch-wide gathers, interpolation and matmuls), the GPU/TPU schedule; "platform":
-  the CPU one on "cpu", the batched one elsewhere.
+  "batched": the whole batch at once (vmap: batch-wide gathers, interpolation and matmuls);
+  "per_image": one image at a time (lax.map).
   """
-  one_at_a_time = lambda *args: jax.lax.map(lambda image_args: fn(*image_args), args)
-  all_at_once = lambda *args: jax.vmap(fn)(*args)
   if schedule == PER_IMAGE_SCHEDULE:
-    return one_at_a_time(*per_image)
-  if schedule == BATCHED_SCHEDULE:
-    return all_at_once(*per_image)
-  return jax.lax.platform_dependent(*per_image, cpu=one_at_a_time, default=all_at_once)
+    return jax.lax.map(lambda image_args: fn(*image_args), batch_args)
+  return jax.vmap(fn)(*batch_args)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(4, 5))
 def _deform_conv(x, offset, mask, weight, geometry: _Geometry, schedule: str) -> jax.Array:
-  """Bias-free deformable convolution, (B, H_out, W_out, C_out) in the accumulation dtype.
-
-  On CPU one image at a time (lax.map), so that the intermediates, one image's samples, stay
-  small; elsewhere the whole batch at once (see `_over_batch`).
-  """
+  """Bias-free deformable convolution, (B, H_out, W_out, C_out) in the accumulation dtype;
+  the batch processed as `schedule` says (`_over_batch`)."""
   return _over_batch(lambda *args: _forward_image(*args, weight, geometry), (x, offset, mask),
                      schedule)
 
@@ -359,12 +370,12 @@ def _deform_conv_bwd(geometry: _Geometry, schedule: str, residuals, cotangent):
   when the caller does not use it (e.g. when x is a frozen backbone's heatmaps).
   """
   x, offset, mask, weight = residuals
-  per_image = (x, offset, mask, cotangent)
+  batch_args = (x, offset, mask, cotangent)
   offset_grad, mask_grad, weight_grad = _over_batch(
-      lambda *args: _parameter_grads_image(*args[:3], weight, args[3], geometry), per_image,
+      lambda *args: _parameter_grads_image(*args[:3], weight, args[3], geometry), batch_args,
       schedule)
   image_grad = _over_batch(
-      lambda *args: _input_grad_image(*args[:3], weight, args[3], geometry), per_image, schedule)
+      lambda *args: _input_grad_image(*args[:3], weight, args[3], geometry), batch_args, schedule)
   return (image_grad.astype(x.dtype), offset_grad.astype(offset.dtype),
           None if mask is None else mask_grad.astype(mask.dtype),
           jnp.sum(weight_grad, axis=0).astype(weight.dtype))
@@ -377,7 +388,7 @@ def deform_conv2d(x: jax.Array, offset: jax.Array, weight: jax.Array,
                   bias: Optional[jax.Array] = None, mask: Optional[jax.Array] = None, *,
                   stride: IntPair = 1, padding: IntPair = 0, dilation: IntPair = 1,
                   groups: int = 1, offset_groups: int = 1,
-                  schedule: str = PLATFORM_SCHEDULE) -> jax.Array:
+                  schedule: str = BATCHED_SCHEDULE) -> jax.Array:
   """Deformable 2-D convolution (SPEC 4.4), NHWC.
 
   Args:
@@ -392,11 +403,9 @@ def deform_conv2d(x: jax.Array, offset: jax.Array, weight: jax.Array,
     groups: channel groups of the weight (grouped convolution).
     offset_groups: contiguous blocks of C_in // offset_groups input channels, each with its own
       offset field.
-    schedule: how the batch is processed. "platform" (default): one image at a time (lax.map)
-      on CPU, where one image's intermediates stay in cache, and the whole batch at once (vmap)
-      on GPU and TPU, which a per-image loop would leave mostly idle (module docstring).
-      "per_image" and "batched" force one of the two on any platform; both compute the same
-      function.
+    schedule: how the batch is processed: "batched" (default), the whole batch at once (vmap),
+      or "per_image", one image at a time (lax.map), which holds one image's intermediates
+      instead of the batch's. Both compute the same function.
 
   Returns:
     (B, H_out, W_out, C_out) in x's dtype. Positions, interpolation and accumulation run in

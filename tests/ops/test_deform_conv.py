@@ -1,8 +1,8 @@
 """Tests of the deformable convolution against a float64 NumPy reference of SPEC 4.4.
 
-Both batch schedules run here: the per-image one that CPUs take and the batched one of GPUs and
-TPUs (`deform_conv2d(..., schedule=...)`), in float32 and, with x64 enabled for the test only,
-in float64.
+Both batch schedules run here, the batched default and the per-image loop
+(`deform_conv2d(..., schedule=...)`), in float32 and, with x64 enabled for the test only, in
+float64.
 """
 
 import dataclasses
@@ -145,7 +145,7 @@ def make_inputs(case: Case, seed: int = 0, spread: float = 3.0, dtype=jnp.float3
 
 
 def with_schedule(schedule: str):
-  """deform_conv2d with the given batch schedule (None: the default, the platform's own)."""
+  """deform_conv2d with the given batch schedule (None: the default)."""
   if schedule is None:
     return deform_conv2d
   return functools.partial(deform_conv2d, schedule=schedule)
@@ -180,15 +180,14 @@ def test_forward_matches_float64_reference(case):
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
 def test_batched_schedule_matches_per_image_schedule_and_reference(case):
-  """The GPU/TPU schedule (whole batch at once), run on CPU, against the CPU one."""
+  """The whole batch at once against one image at a time; the default is the batched one."""
   inputs = make_inputs(case)
   batched = jitted(case, deform_conv.BATCHED_SCHEDULE)(**inputs)
   per_image = jitted(case, deform_conv.PER_IMAGE_SCHEDULE)(**inputs)
   assert batched.dtype == jnp.float32
   assert_close(batched, reference(case, inputs))
   assert_close(batched, per_image, rtol=1e-6)
-  # On CPU the platform's schedule is the per-image one, bit for bit.
-  np.testing.assert_array_equal(np.asarray(jitted(case)(**inputs)), np.asarray(per_image))
+  np.testing.assert_array_equal(np.asarray(jitted(case)(**inputs)), np.asarray(batched))
 
 
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
@@ -309,10 +308,9 @@ def test_gradients_match_finite_differences(case):
     assert {name: g.shape for name, g in schedule_grads.items()} == {
         name: inputs[name].shape for name in schedule_grads}
     assert_gradients_match(schedule_grads, expected, channels, rtol=2e-4, atol=1e-3)
-  # The batched schedule computes what the per-image one does; on CPU the platform's schedule
-  # is the per-image one.
-  for name, grad in grads[deform_conv.PER_IMAGE_SCHEDULE].items():
-    assert_close(grads[deform_conv.BATCHED_SCHEDULE][name], grad, rtol=1e-6)
+  # The batched schedule, the default, computes what the per-image one does.
+  for name, grad in grads[deform_conv.BATCHED_SCHEDULE].items():
+    assert_close(grads[deform_conv.PER_IMAGE_SCHEDULE][name], grad, rtol=1e-6)
     np.testing.assert_array_equal(np.asarray(grads[None][name]), np.asarray(grad))
 
 
