@@ -3,6 +3,11 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.requirements.stamp
+# glibc malloc on transparent huge pages: XLA:CPU faults its buffers in far fewer pages
+# (posewarper_jax/host_memory.py). POSEWARPER_HUGE_PAGES=0 runs without.
+ifneq ($(POSEWARPER_HUGE_PAGES),0)
+export GLIBC_TUNABLES ?= glibc.malloc.hugetlb=1
+endif
 
 .PHONY: venv test demo bench pretrained clean
 

@@ -10,6 +10,12 @@ malformed input (checkpoint, dataset, detections, config value) ends it with one
 "error: <message>" and exit status 1.
 """
 
+# pylint: disable=g-import-not-at-top
+from posewarper_jax import host_memory
+
+if __name__ == "__main__":
+  host_memory.restart_with_huge_pages()  # first: it re-executes the command line
+
 from absl import app
 from absl import flags
 from ml_collections import config_flags

@@ -7,6 +7,12 @@ Multi-host: on Cloud TPU slices and SLURM jobs the processes find each other by 
 elsewhere pass --coordinator_address=HOST:PORT --num_processes=N --process_id=I to each.
 """
 
+# pylint: disable=g-import-not-at-top
+from posewarper_jax import host_memory
+
+if __name__ == "__main__":
+  host_memory.restart_with_huge_pages()  # first: it re-executes the command line
+
 from absl import app
 from absl import flags
 from ml_collections import config_flags

@@ -22,13 +22,18 @@ import sys
 import time
 from typing import Any, Callable
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # `make bench` runs scripts
+# pylint: disable=g-import-not-at-top
+from posewarper_jax import host_memory
+
+if __name__ == "__main__":
+  host_memory.restart_with_huge_pages()  # first: it re-executes the command line
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import traverse_util
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # `make bench` runs scripts
-# pylint: disable=g-import-not-at-top
 from posewarper_jax.models import checkpoint, fold_batch_norm, hrnet
 
 # PERFORMANCE.md: fp32 peak of the reference CPU (2 Zen 3 cores, AVX2 + FMA, 2.445 GHz).

@@ -22,12 +22,17 @@ import argparse
 import pathlib
 import sys
 
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # `make bench` runs scripts
+# pylint: disable=g-import-not-at-top
+from posewarper_jax import host_memory
+
+if __name__ == "__main__":
+  host_memory.restart_with_huge_pages()  # first: it re-executes the command line
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # `make bench` runs scripts
-# pylint: disable=g-import-not-at-top
 from benchmarks import model as model_bench
 from configs import common, synthetic
 from posewarper_jax import models, sharding

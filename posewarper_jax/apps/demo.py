@@ -24,6 +24,12 @@ Every number in the report is computed here from the prediction files it names; 
 tuned on the validation videos.
 """
 
+# pylint: disable=g-import-not-at-top
+from posewarper_jax import host_memory
+
+if __name__ == "__main__":
+  host_memory.restart_with_huge_pages()  # first: it re-executes the command line
+
 import dataclasses
 import datetime
 import json

@@ -21,6 +21,12 @@ apps.scoring, and prints the PoseTrack mAP; --method pseudolabel runs the baseli
       --checkpoint DIR --out DIR [--method posewarper|pseudolabel] [--every_k K]
 """
 
+# pylint: disable=g-import-not-at-top
+from posewarper_jax import host_memory
+
+if __name__ == "__main__":
+  host_memory.restart_with_huge_pages()  # first: it re-executes the command line
+
 import dataclasses
 import functools
 import time

@@ -24,6 +24,12 @@ labels of the chosen labeled frames plus the propagated ones):
       --checkpoint DIR --out DIR [--every_k K]
 """
 
+# pylint: disable=g-import-not-at-top
+from posewarper_jax import host_memory
+
+if __name__ == "__main__":
+  host_memory.restart_with_huge_pages()  # first: it re-executes the command line
+
 import dataclasses
 import os
 from typing import Optional, Sequence

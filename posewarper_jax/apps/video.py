@@ -25,6 +25,12 @@ checkpoint is a training workdir or one of its step folders (its config.json), e
 configs/common.input_config(); --image_size overrides the crop size.
 """
 
+# pylint: disable=g-import-not-at-top
+from posewarper_jax import host_memory
+
+if __name__ == "__main__":
+  host_memory.restart_with_huge_pages()  # first: it re-executes the command line
+
 import argparse
 import collections
 import dataclasses
