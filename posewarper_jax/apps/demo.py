@@ -93,7 +93,7 @@ class Preset:
 
 
 PRESETS = {
-    # `make demo`: about 14 minutes on 2 CPU cores.
+    # `make demo`: about 12 minutes on 2 CPU cores.
     "full": Preset(train_videos=24, val_videos=8, frames=30, frame_size=(320, 240), speed=2.5,
                    stage1_epochs=10, stage2_steps=200,
                    pretrained=str(REPO_ROOT / synthetic_config.PRETRAINED_CHECKPOINT),
