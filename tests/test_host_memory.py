@@ -43,9 +43,19 @@ def test_no_restart(tmp_path, environ, platform, mode):
   assert host_memory.huge_page_environment(environ, platform, mode_file) is None
 
 
-@pytest.mark.skipif(not (sys.platform.startswith("linux")
+def _glibc_version() -> tuple[int, ...]:
+  """(2, 36) for "glibc 2.36"; () where the C library is not glibc."""
+  try:
+    name, version = os.confstr("CS_GNU_LIBC_VERSION").split()
+  except (AttributeError, ValueError, OSError):
+    return ()
+  return tuple(int(part) for part in version.split(".")[:2]) if name == "glibc" else ()
+
+
+@pytest.mark.skipif(not (sys.platform.startswith("linux") and _glibc_version() >= (2, 35)
                          and host_memory.transparent_huge_pages_available()),
-                    reason="needs Linux with transparent huge pages")
+                    reason="needs Linux, glibc 2.35+ (glibc.malloc.hugetlb) and transparent "
+                           "huge pages")
 def test_restarted_process_faults_in_huge_pages():
   """A process that restarts itself malloc's 64 MiB in huge pages: about 32 page faults instead
   of 16,384 (glibc's malloc through ctypes; numpy asks for huge pages by itself)."""
