@@ -5,8 +5,9 @@ large blocks with fresh mmaps, so each call faults its memory in page by page: a
 minor faults (4 KiB pages) per HRNet-W48 forward at 384x288, batch 4, and 35,000 per step of
 the synthetic stage-1 training. With the glibc tunable `glibc.malloc.hugetlb=1` (glibc 2.35+),
 malloc asks the kernel for transparent huge pages (2 MiB, madvise), which cuts those faults to
-under 1,000 and takes 8-15% off the W48 forward and the synthetic training steps on a 2-core
-Xeon (benchmarks/RESULTS.md). Results are unchanged: only where memory comes from differs.
+under 1,000 and took 2-10% off the W48 forward and stage-2 step and 12-16% off the synthetic
+training steps on a 2-core Xeon (benchmarks/RESULTS.md). Results are unchanged: only where
+memory comes from differs.
 
 glibc reads tunables once, at process start, so the command-line entry points (train.py,
 evaluate.py, the apps' commands, the benchmarks) call `restart_with_huge_pages()` before they
