@@ -26,10 +26,10 @@ from typing import Mapping, Optional
 
 TUNABLE = "glibc.malloc.hugetlb"
 SWITCH = "POSEWARPER_HUGE_PAGES"
-_THP_MODE = pathlib.Path("/sys/kernel/mm/transparent_hugepage/enabled")
+THP_MODE_FILE = pathlib.Path("/sys/kernel/mm/transparent_hugepage/enabled")
 
 
-def transparent_huge_pages_available(mode_file: pathlib.Path = _THP_MODE) -> bool:
+def transparent_huge_pages_available(mode_file: pathlib.Path = THP_MODE_FILE) -> bool:
   """Whether the kernel gives transparent huge pages to a process that asks ("always" or
   "madvise" selected in `mode_file`, which reads e.g. "always [madvise] never")."""
   try:
@@ -40,7 +40,7 @@ def transparent_huge_pages_available(mode_file: pathlib.Path = _THP_MODE) -> boo
 
 
 def huge_page_environment(environ: Mapping[str, str], platform: str = sys.platform,
-                          mode_file: pathlib.Path = _THP_MODE) -> Optional[dict[str, str]]:
+                          mode_file: pathlib.Path = THP_MODE_FILE) -> Optional[dict[str, str]]:
   """The environment to restart with, or None when the process should run as it is."""
   tunables = environ.get("GLIBC_TUNABLES", "")
   if (not platform.startswith("linux") or environ.get(SWITCH, "1") == "0"

@@ -85,5 +85,5 @@ def test_restarted_process_faults_in_huge_pages():
   assert faults < 2048
   tunables, faults = run({host_memory.SWITCH: "0"})
   assert tunables == "None"
-  if "[madvise]" in pathlib.Path("/sys/kernel/mm/transparent_hugepage/enabled").read_text():
+  if "[madvise]" in host_memory.THP_MODE_FILE.read_text():
     assert faults >= 16384  # without the tunable, 4 KiB pages
