@@ -55,8 +55,11 @@ class HighResolutionModule(nn.Module):
                               name=f"branch{b}_block{k}")(x, train)
       branches.append(x)
     num_outputs = len(self.widths) if self.multi_scale_output else 1
-    return [nn.relu(sum(self._fuse(branches[j], i, j, train) for j in range(len(self.widths))))
-            for i in range(num_outputs)]
+    fused = []
+    for i in range(num_outputs):
+      terms = [self._fuse(branches[j], i, j, train) for j in range(len(self.widths))]
+      fused.append(layers.add_relu(sum(terms[:-1]), terms[-1]))
+    return fused
 
   def _fuse(self, x: jax.Array, i: int, j: int, train: bool) -> jax.Array:
     """Brings branch j's features to branch i's resolution and width."""
