@@ -134,7 +134,7 @@ def add_relu(y: jax.Array, shortcut: jax.Array) -> jax.Array:
   """relu(y + shortcut), the end of a residual block or an HRNet fusion, same shapes.
 
   Computed as max(y, -shortcut) + shortcut, which gives the same values bit for bit (the sum is
-  rounded once either way; a negative sum gives +0 instead of max's zero). Written as relu of
+  rounded once either way, and a sum that is not positive gives 0 either way). Written as relu of
   a sum, XLA:CPU duplicates the ReLU (an "effectively unary" op) into every consumer and with
   it the whole chain of earlier blocks' adds: the last fusion of HRNet-W48's first branch
   replayed 20 blocks. With two full operands in the last op the block output is stored once

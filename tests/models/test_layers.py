@@ -10,7 +10,7 @@ from posewarper_jax.models import layers
 
 
 def _operands(dtype):
-  """(y, shortcut), (2, 5, 4, 3), with an exact cancellation, two zeros and a zero sum."""
+  """(y, shortcut), (2, 5, 4, 3), with an exact cancellation, 0 + 0 and 0 + a positive."""
   rng = np.random.default_rng(0)
   y, shortcut = rng.normal(size=(2, 2, 5, 4, 3))
   y[0, 0, 0], shortcut[0, 0, 0] = [1.5, 0.0, 0.0], [-1.5, 0.0, 2.0]
