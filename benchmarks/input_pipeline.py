@@ -9,6 +9,11 @@ without ("full"), each with the TF-op crop and with cv2.warpAffine (config.warp_
 ms per pair (all threads) is printed beside the wall-clock rate: it is less sensitive to other
 load on the machine. Also prints the cost of decoding one whole frame at each DCT ratio.
 Goal (PERFORMANCE.md): 100 pairs/s or more on 2 cores.
+
+--images reads existing JPEG frames instead (e.g. the PoseTrack18 sample's
+../shared/data/posetrack18_sample/images/val/*/000000.jpg, 83-145 KB at 1920x1080), cycled over
+--frames, with the same random persons: decoding cost follows the compressed size, so real
+frames show what a PoseTrack run gets.
 """
 
 import argparse
@@ -16,6 +21,7 @@ import pathlib
 import sys
 import tempfile
 import time
+from typing import Sequence
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # `make bench` runs scripts
 # pylint: disable=g-import-not-at-top
@@ -55,13 +61,18 @@ def synthetic_frame(rng: np.random.Generator) -> np.ndarray:
 
 
 def write_video(root: pathlib.Path, num_frames: int, persons_per_frame: int,
-                rng: np.random.Generator) -> records.Video:
-  """One video of labeled synthetic frames with random persons."""
+                rng: np.random.Generator,
+                images: Sequence[pathlib.Path] = ()) -> records.Video:
+  """One video of labeled frames with random persons: synthetic frames written into `root`,
+  or the JPEG files `images` (all of FRAME_SIZE), cycled."""
   width, height = FRAME_SIZE
   frames = []
   for position in range(num_frames):
-    path = root / f"{position:06d}.jpg"
-    cv2.imwrite(str(path), synthetic_frame(rng), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
+    if images:
+      path = images[position % len(images)]
+    else:
+      path = root / f"{position:06d}.jpg"
+      cv2.imwrite(str(path), synthetic_frame(rng), [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
     persons = []
     for _ in range(persons_per_frame):
       box_h = rng.uniform(150, 700)
@@ -75,6 +86,25 @@ def write_video(root: pathlib.Path, num_frames: int, persons_per_frame: int,
                                 width=width, height=height, is_labeled=True,
                                 persons=tuple(persons)))
   return records.Video(name="000001_benchmark", frames=tuple(frames))
+
+
+def is_progressive(path: pathlib.Path) -> bool:
+  """Whether the JPEG at `path` is progressive (an SOF2 frame header before the first scan).
+
+  A progressive JPEG is entropy-coded in several scans over the whole image, so libjpeg decodes
+  all of them whatever window or DCT ratio is asked for; a baseline one (SOF0/SOF1) stops after
+  the window's last row.
+  """
+  data = path.read_bytes()
+  position = 2  # After the SOI marker.
+  while position + 4 <= len(data) and data[position] == 0xFF:
+    marker = data[position + 1]
+    if marker == 0xC2:
+      return True
+    if marker == 0xDA:  # Start of scan: the frame header came before it.
+      return False
+    position += 2 + int.from_bytes(data[position + 2:position + 4], "big")
+  raise ValueError(f"{path}: no JPEG frame header before the first scan")
 
 
 def decode_cost(path: pathlib.Path, repeats: int) -> dict[int, float]:
@@ -123,13 +153,24 @@ def main() -> None:
   parser.add_argument("--batch", type=int, default=16, help="per-host batch size")
   parser.add_argument("--frames", type=int, default=8, help="synthetic frames to write")
   parser.add_argument("--decode-repeats", type=int, default=20)
+  parser.add_argument("--images", type=pathlib.Path, nargs="+", default=(),
+                      help=f"JPEG frames of {FRAME_SIZE[0]}x{FRAME_SIZE[1]} to read instead of "
+                           "synthetic ones")
   args = parser.parse_args()
+  for path in args.images:
+    size = tuple(int(n) for n in tf.image.extract_jpeg_shape(tf.io.read_file(str(path)))[1::-1])
+    if size != FRAME_SIZE:
+      raise ValueError(f"--images {path}: {size[0]}x{size[1]}, expected "
+                       f"{FRAME_SIZE[0]}x{FRAME_SIZE[1]}")
   rng = np.random.default_rng(0)
   with tempfile.TemporaryDirectory() as folder:
-    video = write_video(pathlib.Path(folder), args.frames, persons_per_frame=3, rng=rng)
+    video = write_video(pathlib.Path(folder), args.frames, persons_per_frame=3, rng=rng,
+                        images=args.images)
     size_kb = np.mean([pathlib.Path(f.path).stat().st_size for f in video.frames]) / 1024
-    print(f"{args.frames} frames {FRAME_SIZE[0]}x{FRAME_SIZE[1]}, JPEG {size_kb:.0f} KB each; "
-          f"{args.frames * 3} instances; tf {tf.__version__}")
+    source = "given" if args.images else "synthetic"
+    progressive = sum(is_progressive(pathlib.Path(f.path)) for f in video.frames)
+    print(f"{args.frames} {source} frames {FRAME_SIZE[0]}x{FRAME_SIZE[1]}, JPEG {size_kb:.0f} KB "
+          f"each, {progressive} progressive; {args.frames * 3} instances; tf {tf.__version__}")
     costs = decode_cost(pathlib.Path(video.frames[0].path), args.decode_repeats)
     print("decode per frame: " + ", ".join(f"1/{r}: {ms:.1f} ms" for r, ms in costs.items()))
     for decode_ratio, warp_backend in (("auto", "tf"), ("full", "tf"), ("auto", "cv2"),
