@@ -37,6 +37,7 @@ import tensorflow as tf
 from configs import common
 from posewarper_jax.data import crops
 from posewarper_jax.data import frame_pairs
+from posewarper_jax.data import image_check
 from posewarper_jax.data import posetrack
 from posewarper_jax.data import records
 
@@ -88,25 +89,6 @@ def write_video(root: pathlib.Path, num_frames: int, persons_per_frame: int,
   return records.Video(name="000001_benchmark", frames=tuple(frames))
 
 
-def is_progressive(path: pathlib.Path) -> bool:
-  """Whether the JPEG at `path` is progressive (an SOF2 frame header before the first scan).
-
-  A progressive JPEG is entropy-coded in several scans over the whole image, so libjpeg decodes
-  all of them whatever window or DCT ratio is asked for; a baseline one (SOF0/SOF1) stops after
-  the window's last row.
-  """
-  data = path.read_bytes()
-  position = 2  # After the SOI marker.
-  while position + 4 <= len(data) and data[position] == 0xFF:
-    marker = data[position + 1]
-    if marker == 0xC2:
-      return True
-    if marker == 0xDA:  # Start of scan: the frame header came before it.
-      return False
-    position += 2 + int.from_bytes(data[position + 2:position + 4], "big")
-  raise ValueError(f"{path}: no JPEG frame header before the first scan")
-
-
 def decode_cost(path: pathlib.Path, repeats: int) -> dict[int, float]:
   """Milliseconds per decode of one frame at each DCT ratio (median of `repeats`)."""
   contents = tf.constant(path.read_bytes())
@@ -151,14 +133,15 @@ def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--seconds", type=float, default=20.0, help="timed seconds per mode")
   parser.add_argument("--batch", type=int, default=16, help="per-host batch size")
-  parser.add_argument("--frames", type=int, default=8, help="synthetic frames to write")
+  parser.add_argument("--frames", type=int, default=8,
+                      help="frames of the video: synthetic ones written, or --images cycled")
   parser.add_argument("--decode-repeats", type=int, default=20)
   parser.add_argument("--images", type=pathlib.Path, nargs="+", default=(),
                       help=f"JPEG frames of {FRAME_SIZE[0]}x{FRAME_SIZE[1]} to read instead of "
                            "synthetic ones")
   args = parser.parse_args()
   for path in args.images:
-    size = tuple(int(n) for n in tf.image.extract_jpeg_shape(tf.io.read_file(str(path)))[1::-1])
+    size = image_check.jpeg_size(path.read_bytes())
     if size != FRAME_SIZE:
       raise ValueError(f"--images {path}: {size[0]}x{size[1]}, expected "
                        f"{FRAME_SIZE[0]}x{FRAME_SIZE[1]}")
@@ -168,7 +151,8 @@ def main() -> None:
                         images=args.images)
     size_kb = np.mean([pathlib.Path(f.path).stat().st_size for f in video.frames]) / 1024
     source = "given" if args.images else "synthetic"
-    progressive = sum(is_progressive(pathlib.Path(f.path)) for f in video.frames)
+    progressive = sum(image_check.jpeg_header(pathlib.Path(f.path).read_bytes()).progressive
+                      for f in video.frames)
     print(f"{args.frames} {source} frames {FRAME_SIZE[0]}x{FRAME_SIZE[1]}, JPEG {size_kb:.0f} KB "
           f"each, {progressive} progressive; {args.frames * 3} instances; tf {tf.__version__}")
     costs = decode_cost(pathlib.Path(video.frames[0].path), args.decode_repeats)

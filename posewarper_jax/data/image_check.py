@@ -11,7 +11,7 @@ the annotation file declares is always an error, with both sizes.
 """
 
 import collections
-from typing import Optional, Sequence
+from typing import NamedTuple, Optional, Sequence
 
 from absl import logging
 
@@ -23,21 +23,32 @@ SKIP_CORRUPT_IMAGE = "corrupt_image"  # Key of the `skipped` counter: images rea
 _SOI, _EOI, _SOS = b"\xff\xd8", b"\xff\xd9", 0xDA
 # Start-of-frame markers (baseline, progressive, lossless, arithmetic); C4, C8 and CC are not.
 _SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+_PROGRESSIVE_SOF_MARKERS = frozenset([0xC2, 0xC6, 0xCA, 0xCE])
 # Markers without a length field: TEM and the restart markers.
 _STANDALONE_MARKERS = frozenset([0x01, *range(0xD0, 0xD8)])
 # What tf.io.decode_jpeg(channels=3) decodes: 8-bit samples, grey or three components.
 _DECODABLE_COMPONENTS = (1, 3)
 
 
-def jpeg_size(data: bytes) -> tuple[int, int]:
-  """(width, height) of the JPEG `data`; ValueError saying what is wrong (without a path).
+class JpegHeader(NamedTuple):
+  """What the markers before a JPEG's image data say."""
+  width: int
+  height: int
+  # Coded in several scans over the whole image (SOF2, SOF6, SOF10, SOF14): libjpeg then
+  # decodes every scan whatever window or DCT ratio is asked for (a sequential file stops
+  # after the window's last row).
+  progressive: bool
+
+
+def jpeg_header(data: bytes) -> JpegHeader:
+  """The header of the JPEG `data`; ValueError saying what is wrong (without a path).
 
   Reads the markers up to the image data and checks that an end-of-image marker follows it
   (scan data cannot contain one, so a truncated file has none).
   """
   if data[:2] != _SOI:
     raise ValueError(f"not a JPEG image: it starts with {data[:16]!r}")
-  position, size = 2, None
+  position, header = 2, None
   while True:
     if position + 4 > len(data):
       raise ValueError(f"truncated JPEG: {len(data)} bytes end inside the header")
@@ -60,15 +71,22 @@ def jpeg_size(data: bytes) -> tuple[int, int]:
         raise ValueError(f"JPEG of {components} components with {bits}-bit samples; expected "
                          f"8-bit samples with {' or '.join(map(str, _DECODABLE_COMPONENTS))} "
                          "components")
-      size = (int.from_bytes(data[position + 7:position + 9], "big"),
-              int.from_bytes(data[position + 5:position + 7], "big"))
+      header = JpegHeader(width=int.from_bytes(data[position + 7:position + 9], "big"),
+                          height=int.from_bytes(data[position + 5:position + 7], "big"),
+                          progressive=marker in _PROGRESSIVE_SOF_MARKERS)
     position = end
-  if size is None:
+  if header is None:
     raise ValueError("corrupt JPEG: no frame header before the image data")
   if data.rfind(_EOI) < position:
     raise ValueError(f"truncated JPEG: {len(data)} bytes, no end-of-image marker after the "
                      "image data")
-  return size
+  return header
+
+
+def jpeg_size(data: bytes) -> tuple[int, int]:
+  """(width, height) of the JPEG `data` (`jpeg_header`, with its checks and errors)."""
+  header = jpeg_header(data)
+  return header.width, header.height
 
 
 def read_jpeg_size(path: file_io.Path, source: object) -> tuple[int, int]:

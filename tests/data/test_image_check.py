@@ -22,6 +22,15 @@ def test_jpeg_size_of_sample_and_encoded_images(posetrack18_sample):
   assert image_check.jpeg_size(image.read_bytes()) == (1920, 1080)
   grey = cv2.imencode(".jpg", np.zeros((5, 7), np.uint8))[1].tobytes()
   assert image_check.jpeg_size(grey) == (7, 5)
+  # PoseTrack18's frames are progressive JPEGs.
+  assert image_check.jpeg_header(image.read_bytes()) == (1920, 1080, True)
+
+
+def test_jpeg_header_tells_progressive_from_baseline():
+  pixels = np.random.default_rng(0).integers(0, 256, (9, 11, 3), np.uint8)
+  for progressive in (0, 1):
+    data = cv2.imencode(".jpg", pixels, [cv2.IMWRITE_JPEG_PROGRESSIVE, progressive])[1].tobytes()
+    assert image_check.jpeg_header(data) == (11, 9, bool(progressive))
 
 
 @pytest.mark.parametrize("defect, message", [
