@@ -140,19 +140,19 @@ def main() -> None:
                       help=f"JPEG frames of {FRAME_SIZE[0]}x{FRAME_SIZE[1]} to read instead of "
                            "synthetic ones")
   args = parser.parse_args()
-  for path in args.images:
-    size = image_check.jpeg_size(path.read_bytes())
-    if size != FRAME_SIZE:
-      raise ValueError(f"--images {path}: {size[0]}x{size[1]}, expected "
-                       f"{FRAME_SIZE[0]}x{FRAME_SIZE[1]}")
   rng = np.random.default_rng(0)
   with tempfile.TemporaryDirectory() as folder:
     video = write_video(pathlib.Path(folder), args.frames, persons_per_frame=3, rng=rng,
                         images=args.images)
+    headers = {f.path: image_check.jpeg_header(pathlib.Path(f.path).read_bytes())
+               for f in video.frames}
+    for path, header in headers.items():
+      if (header.width, header.height) != FRAME_SIZE:
+        raise ValueError(f"--images {path}: {header.width}x{header.height}, expected "
+                         f"{FRAME_SIZE[0]}x{FRAME_SIZE[1]}")
     size_kb = np.mean([pathlib.Path(f.path).stat().st_size for f in video.frames]) / 1024
     source = "given" if args.images else "synthetic"
-    progressive = sum(image_check.jpeg_header(pathlib.Path(f.path).read_bytes()).progressive
-                      for f in video.frames)
+    progressive = sum(headers[f.path].progressive for f in video.frames)
     print(f"{args.frames} {source} frames {FRAME_SIZE[0]}x{FRAME_SIZE[1]}, JPEG {size_kb:.0f} KB "
           f"each, {progressive} progressive; {args.frames * 3} instances; tf {tf.__version__}")
     costs = decode_cost(pathlib.Path(video.frames[0].path), args.decode_repeats)
