@@ -35,7 +35,6 @@ import datetime
 import json
 import os
 import pathlib
-import platform
 import time
 from typing import Sequence
 
@@ -45,7 +44,7 @@ import jax
 import ml_collections
 
 from configs import synthetic as synthetic_config
-from posewarper_jax import models
+from posewarper_jax import machine, models
 from posewarper_jax.apps import flow_propagation
 from posewarper_jax.apps import propagation
 from posewarper_jax.apps import pseudo_labels
@@ -227,7 +226,7 @@ def write_report(out_dir: str, results: dict, checks: list[dict], figures: dict,
   def files(key):
     return f"`{results[key]['predictions']}` against `{results[key]['ground_truth']}`"
 
-  cpu = _cpu_model()
+  cpu = machine.cpu_description()
   lines = [
       "# PoseWarper on synthetic sparsely labeled videos",
       "",
@@ -298,17 +297,6 @@ def _initialisation(preset: Preset) -> str:
     return "a random initialisation"
   return (f"`{os.path.relpath(preset.pretrained, REPO_ROOT)}` (an HRNet trained on separately "
           f"generated stills, configs/synthetic_stills.py: the role of COCO in the paper)")
-
-
-def _cpu_model() -> str:
-  try:
-    with open("/proc/cpuinfo", encoding="utf-8") as info:
-      for line in info:
-        if line.startswith("model name"):
-          return f"{line.split(':', 1)[1].strip()} ({os.cpu_count()} cores)"
-  except OSError:
-    pass
-  return platform.processor() or platform.machine()
 
 
 def run_demo(out_dir: str, preset_name: str = "full") -> dict:

@@ -1,0 +1,39 @@
+"""What CPU a number was measured on, in one line (benchmarks, the demo's report).
+
+"AMD EPYC" alone names Zen 3, Zen 4 and Zen 5 parts alike, whose speeds differ by 2x here, so
+the line adds the family and model numbers and the widest vector extension.
+"""
+
+import os
+import pathlib
+import platform
+from typing import Optional
+
+CPUINFO = pathlib.Path("/proc/cpuinfo")
+
+
+def cpu_description(cpuinfo: Optional[str] = None) -> str:
+  """E.g. "AMD EPYC (family 26, model 2, AVX-512), 2 cores", from /proc/cpuinfo's first
+  processor (or the given text); the platform's processor name where there is no cpuinfo."""
+  if cpuinfo is None:
+    try:
+      cpuinfo = CPUINFO.read_text(encoding="utf-8")
+    except OSError:
+      cpuinfo = ""
+  fields = {}
+  for line in cpuinfo.splitlines():
+    if not line.strip():
+      break  # the first processor's block only
+    key, _, value = line.partition(":")
+    fields[key.strip()] = value.strip()
+  cores = f"{len(os.sched_getaffinity(0))} cores"
+  if "model name" not in fields:
+    return f"{platform.processor() or platform.machine()}, {cores}"
+  flags = set(fields.get("flags", "").split())
+  vector = ("AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else
+            "no AVX2" if flags else None)
+  details = [f"family {fields[key]}" if key == "cpu family" else f"model {fields[key]}"
+             for key in ("cpu family", "model") if key in fields]
+  details += [vector] if vector else []
+  suffix = f" ({', '.join(details)})" if details else ""
+  return f"{fields['model name']}{suffix}, {cores}"
