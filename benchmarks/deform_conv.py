@@ -20,11 +20,19 @@ How the floor is derived. A pass cannot be faster than the larger of two bounds:
   cotangent). Peak is --peak-gflops (AMD EPYC Zen 3, 2 cores, AVX2 + FMA: about 157 GFLOP/s).
 The table prints achieved GB/s and GFLOP/s under these models and time / floor (1.0 is ideal).
 Gathers are irregular accesses, so the floor is optimistic; it is a bound, not a target.
+
+With torch and torchvision installed (a benchmark extra: requirements-bench.txt, never a
+dependency of the package), each pass is also timed with torchvision's `deform_conv2d` on the
+same inputs in NCHW (the official code's CPU stand-in, PERFORMANCE.md), on as many threads as
+the process may use, alternating with ours call by call so that both see the same machine; the
+table then adds its time, torchvision / ours, and the largest difference of the outputs
+(forward) or the gradients (backward) relative to their largest magnitude. --no-torchvision
+skips it.
 """
 
 import argparse
+import os
 import pathlib
-import statistics
 import sys
 import time
 
@@ -39,6 +47,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from benchmarks import model as model_bench
+from posewarper_jax import machine
 from posewarper_jax.ops import deform_conv
 
 # PoseWarper's deformable convs (SPEC 4.4): 17 joints in and out, 3x3, one offset field per joint.
@@ -60,17 +70,6 @@ def measure_bandwidth_gbs(megabytes: int = 256, repeats: int = 5) -> float:
   return 2 * source.nbytes / min(times) / 1e9
 
 
-def time_ms(fn, args, repeats: int) -> float:
-  """Median wall time in ms of fn(*args) after one warm-up call."""
-  jax.block_until_ready(fn(*args))
-  times = []
-  for _ in range(repeats):
-    start = time.perf_counter()
-    jax.block_until_ready(fn(*args))
-    times.append(time.perf_counter() - start)
-  return 1e3 * statistics.median(times)
-
-
 def gather_floor_ms(batch: int, table_size: int, count: int, repeats: int) -> float:
   """Median ms for XLA:CPU to gather and sum `count` random scalars per image from an in-cache
   table of `table_size` floats, image by image: the cost of the gathers alone, which any
@@ -79,7 +78,41 @@ def gather_floor_ms(batch: int, table_size: int, count: int, repeats: int) -> fl
   table = jnp.asarray(rng.normal(size=(batch, table_size)), jnp.float32)
   index = jnp.asarray(rng.integers(0, table_size, (batch, count)), jnp.int32)
   gather_sum = jax.jit(lambda t, i: jax.lax.map(lambda a: jnp.sum(a[0][a[1]]), (t, i)))
-  return time_ms(gather_sum, (table, index), repeats)
+  return 1e3 * model_bench.time_calls(lambda: gather_sum(table, index), repeats)
+
+
+def torchvision_pass(name: str, x, offset, weight, dilation: int):
+  """torchvision's deform_conv2d for one of the benchmark's passes, on NCHW copies of the
+  inputs: a callable that runs the pass and returns its results as NHWC/HWIO numpy arrays in
+  the order of ours (forward: the output; backward: the gradients)."""
+  import torch  # pylint: disable=import-outside-toplevel
+  from torchvision.ops import deform_conv2d  # pylint: disable=import-outside-toplevel
+
+  wrt = {"forward": (), "fwd+bwd (offset, weight)": (1, 2), "fwd+bwd (all)": (0, 1, 2)}[name]
+  to_torch_axes = ((0, 3, 1, 2), (0, 3, 1, 2), (3, 2, 0, 1))  # NHWC -> NCHW, HWIO -> OIHW
+  back_axes = ((0, 2, 3, 1), (0, 2, 3, 1), (2, 3, 1, 0))
+  tensors = [torch.from_numpy(np.ascontiguousarray(np.transpose(np.asarray(array, np.float32),
+                                                                axes))).requires_grad_(i in wrt)
+             for i, (array, axes) in enumerate(zip((x, offset, weight), to_torch_axes))]
+
+  def call():
+    for tensor in tensors:
+      tensor.grad = None
+    with torch.set_grad_enabled(bool(wrt)):
+      out = deform_conv2d(tensors[0], tensors[1], tensors[2], padding=dilation,
+                          dilation=dilation)
+    if not wrt:
+      return (out.numpy().transpose(0, 2, 3, 1),)
+    (out * 1e-3).sum().backward()
+    return tuple(tensors[i].grad.numpy().transpose(back_axes[i]) for i in wrt)
+
+  return call
+
+
+def relative_difference(ours, theirs) -> float:
+  """max |ours - theirs| / max |theirs|, the largest over pairs of arrays."""
+  return max(float(np.max(np.abs(np.asarray(a, np.float64) - b)) / max(np.max(np.abs(b)), 1e-30))
+             for a, b in zip(ours, theirs))
 
 
 def nbytes(tree) -> int:
@@ -96,7 +129,17 @@ def main():
                       help="batch schedule: the whole batch at once or one image at a time")
   parser.add_argument("--peak-gflops", type=float, default=157.0,
                       help="fp32 peak of the machine (default: EPYC Zen 3, 2 cores, AVX2+FMA)")
+  parser.add_argument("--no-torchvision", dest="torchvision", action="store_false",
+                      help="do not time torchvision's deform_conv2d even if it is installed")
   args = parser.parse_args()
+  if args.torchvision:
+    try:
+      import torch  # pylint: disable=import-outside-toplevel
+      import torchvision  # pylint: disable=import-outside-toplevel
+    except ImportError:
+      args.torchvision = False
+  if args.torchvision and args.dtype != "float32":
+    parser.error("torchvision's deform_conv2d is compared in float32: pass --no-torchvision")
 
   dtype = jnp.dtype(args.dtype)
   height, width = HEATMAP_HW
@@ -108,7 +151,7 @@ def main():
 
   bandwidth = measure_bandwidth_gbs()
   print(f"device: {jax.devices()[0].device_kind} ({jax.default_backend()}), "
-        f"jax {jax.__version__}, {jax.device_count()} device(s)")
+        f"jax {jax.__version__}, {jax.device_count()} device(s); CPU {machine.cpu_description()}")
   print(f"x {x.shape} {x.dtype}, offset {offset.shape} {offset.dtype}, weight {weight.shape}, "
         f"offset_groups {JOINTS}, groups 1, stride 1, padding = dilation, "
         f"schedule {args.schedule}")
@@ -119,10 +162,15 @@ def main():
                               4 * samples // args.batch, args.repeats)
   print(f"gather floor: {4 * samples / 1e6:.1f} M random scalar gathers (4 corners x {samples / 1e6:.1f} M "
         f"samples) take {gather_ms:.1f} ms on this machine")
+  if args.torchvision:
+    torch.set_num_threads(len(os.sched_getaffinity(0)))
+    print(f"torch {torch.__version__}, torchvision {torchvision.__version__}, "
+          f"{torch.get_num_threads()} threads")
   contraction = 2 * args.batch * height * width * JOINTS * taps * JOINTS
   interpolation = 8 * samples
+  torch_columns = f" {'tv ms':>8} {'tv/ours':>7} {'rel diff':>8}" if args.torchvision else ""
   print(f"{'dilation':>8} {'pass':<24} {'ms':>8} {'GB/s':>7} {'GFLOP/s':>8} {'floor ms':>9} "
-        f"{'/floor':>7}")
+        f"{'/floor':>7}{torch_columns}")
   for dilation in DILATIONS:
     def forward(x, offset, weight, dilation=dilation):
       return deform_conv.deform_conv2d(x, offset, weight, padding=dilation, dilation=dilation,
@@ -133,19 +181,28 @@ def main():
 
     passes = (
         ("forward", jax.jit(forward), contraction + interpolation),
-        ("fwd+bwd (offset, weight)", jax.jit(jax.value_and_grad(loss, argnums=(1, 2))),
+        ("fwd+bwd (offset, weight)", jax.jit(jax.grad(loss, argnums=(1, 2))),
          3 * contraction + 3 * interpolation),
-        ("fwd+bwd (all)", jax.jit(jax.value_and_grad(loss, argnums=(0, 1, 2))),
+        ("fwd+bwd (all)", jax.jit(jax.grad(loss, argnums=(0, 1, 2))),
          3 * contraction + 4 * interpolation),
     )
     for name, fn, flops in passes:
-      milliseconds = time_ms(fn, (x, offset, weight), args.repeats)
+      ours = lambda fn=fn: jax.block_until_ready(fn(x, offset, weight))
+      torch_cells = ""
+      if args.torchvision:
+        theirs = torchvision_pass(name, x, offset, weight, dilation)
+        milliseconds, torch_ms = (1e3 * t for t in
+                                  model_bench.time_alternating((ours, theirs), args.repeats))
+        difference = relative_difference(jax.tree.leaves(ours()), theirs())
+        torch_cells = f" {torch_ms:8.1f} {torch_ms / milliseconds:7.1f} {difference:8.1e}"
+      else:
+        milliseconds = 1e3 * model_bench.time_calls(ours, args.repeats)
       outputs = jax.eval_shape(fn, x, offset, weight)
       traffic = nbytes((x, offset, weight)) + nbytes(outputs)
       floor_ms = 1e3 * max(traffic / (bandwidth * 1e9), flops / (args.peak_gflops * 1e9))
       print(f"{dilation:>8} {name:<24} {milliseconds:8.1f} {traffic / milliseconds / 1e6:7.1f} "
-            f"{flops / milliseconds / 1e6:8.1f} {floor_ms:9.1f} {milliseconds / floor_ms:7.1f}")
-
+            f"{flops / milliseconds / 1e6:8.1f} {floor_ms:9.1f} {milliseconds / floor_ms:7.1f}"
+            f"{torch_cells}")
 
 if __name__ == "__main__":
   main()

@@ -20,7 +20,7 @@ import pathlib
 import statistics
 import sys
 import time
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # `make bench` runs scripts
 # pylint: disable=g-import-not-at-top
@@ -92,6 +92,21 @@ def time_calls(fn: Callable[[], Any], repeats: int) -> float:
     jax.block_until_ready(fn())
     times.append(time.perf_counter() - start)
   return statistics.median(times)
+
+
+def time_alternating(fns: Sequence[Callable[[], Any]], repeats: int) -> list[float]:
+  """Median seconds of each callable over `repeats` rounds that call them in turn, after one
+  warm-up call each: side-by-side runs see the same machine noise. Each callable must block
+  until its result is ready."""
+  for fn in fns:
+    fn()
+  times = [[] for _ in fns]
+  for _ in range(repeats):
+    for fn, fn_times in zip(fns, times):
+      start = time.perf_counter()
+      fn()
+      fn_times.append(time.perf_counter() - start)
+  return [statistics.median(fn_times) for fn_times in times]
 
 
 def hrnet_forward(setting: Setting, dtype, repeats: int, folded: bool = False):

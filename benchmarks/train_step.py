@@ -35,7 +35,7 @@ import numpy as np
 
 from benchmarks import model as model_bench
 from configs import common, synthetic
-from posewarper_jax import models, sharding
+from posewarper_jax import machine, models, sharding
 from posewarper_jax.train import optimizer as optimizer_lib
 from posewarper_jax.train import step as step_lib
 from posewarper_jax.train.state import TrainState
@@ -45,17 +45,6 @@ STAGES = {"stage1": "images", "stage2": "pairs"}  # Config variant -> what one b
 # ../shared/PERFORMANCE.md (AMD EPYC Zen 3) and a side-by-side run on an AMD EPYC Zen 4.
 ORIGINAL = {"stage2": "16.2 s Zen 3, 13.7 s Zen 4"}
 ORIGINAL_BATCH = 4
-
-
-def cpu_model() -> str:
-  """The first "model name" of /proc/cpuinfo, or "unknown"."""
-  try:
-    for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
-      if line.startswith("model name"):
-        return line.split(":", 1)[1].strip()
-  except OSError:
-    pass
-  return "unknown"
 
 
 def random_batch(model, batch: int, height: int, width: int, stride: int,
@@ -74,13 +63,11 @@ def random_batch(model, batch: int, height: int, width: int, stride: int,
   return {key: value.astype(np.float32) for key, value in inputs.items()}
 
 
-def time_step(variant: str, dtype: str, batch: int, remat: bool, small: bool, repeats: int,
-              mesh: jax.sharding.Mesh) -> tuple[float, float, str]:
-  """-> (median seconds per step, XLA GFLOP per step, the work's label)."""
-  config = synthetic.get_config(variant) if small else common.base_config(variant)
-  config.model.update(dtype=dtype, remat=remat)
-  model = models.build(config.model)
-  variables = model_bench.random_variables(model)
+def compiled_step(config, model, variables, inputs: dict[str, np.ndarray],
+                  mesh: jax.sharding.Mesh):
+  """(run, compiled) for the library's training step of `config` on `inputs` (a global batch
+  of host arrays): run() advances a TrainState made from `variables` by one donated step of
+  config.train's Adam and returns (state, metrics)."""
   optimizer = optimizer_lib.make_optimizer(config.train, variables["params"])
   learning_rate = jax.device_put(np.float32(config.train.learning_rate),
                                  sharding.replicated(mesh))
@@ -89,10 +76,7 @@ def time_step(variant: str, dtype: str, batch: int, remat: bool, small: bool, re
                  batch_stats=variables["batch_stats"],
                  opt_state=optimizer.init(variables["params"])),
       sharding.replicated(mesh))
-  width, height = config.input.image_size
-  inputs = sharding.global_batch(
-      random_batch(model, batch, height, width, config.input.heatmap_stride,
-                   config.model.num_joints), mesh)
+  inputs = sharding.global_batch(inputs, mesh)
   train_step = step_lib.compile_train_step(step_lib.make_train_step(model, optimizer), mesh)
   compiled = train_step.lower(state, inputs, learning_rate).compile()
   carried = [state]
@@ -101,6 +85,19 @@ def time_step(variant: str, dtype: str, batch: int, remat: bool, small: bool, re
     carried[0], metrics = compiled(carried[0], inputs, learning_rate)
     return carried[0], metrics
 
+  return run, compiled
+
+
+def time_step(variant: str, dtype: str, batch: int, remat: bool, small: bool, repeats: int,
+              mesh: jax.sharding.Mesh) -> tuple[float, float, str]:
+  """-> (median seconds per step, XLA GFLOP per step, the work's label)."""
+  config = synthetic.get_config(variant) if small else common.base_config(variant)
+  config.model.update(dtype=dtype, remat=remat)
+  model = models.build(config.model)
+  width, height = config.input.image_size
+  inputs = random_batch(model, batch, height, width, config.input.heatmap_stride,
+                        config.model.num_joints)
+  run, compiled = compiled_step(config, model, model_bench.random_variables(model), inputs, mesh)
   seconds = model_bench.time_calls(run, repeats)
   label = f"{variant} W{config.model.width} {height}x{width}"
   return seconds, model_bench.xla_flops(compiled) * mesh.size / 1e9, label
@@ -124,7 +121,8 @@ def main() -> None:
   mesh = sharding.data_mesh()
   sharding.check_batch_size(batch, mesh)
   print(f"jax {jax.__version__}, backend {jax.default_backend()}, {mesh.size} x "
-        f"{jax.devices()[0].device_kind}; CPU {cpu_model()}; peak {args.peak_gflops:.0f} "
+        f"{jax.devices()[0].device_kind}; CPU {machine.cpu_description()}; "
+        f"peak {args.peak_gflops:.0f} "
         f"GFLOP/s per device; remat {args.remat}")
   print(f"{'work':<26} {'dtype':<9} {'batch':>5} {'ms':>10} {'items/s':>15} "
         f"{'XLA GFLOP':>10} {'GFLOP/s':>9} {'of peak':>8}  original")
