@@ -37,8 +37,17 @@ pretrained: $(STAMP)
 	$(PY) -m posewarper_jax.models.checkpoint export runs/synthetic_stills \
 	    checkpoints/synthetic_stills_hrnet
 
+# benchmarks/side_by_side.py needs torch (requirements-bench.txt) and the official code:
+# `make bench OFFICIAL=path/to/PoseWarper`; without OFFICIAL it is skipped.
 bench: $(STAMP)
-	@for script in benchmarks/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+	@for script in benchmarks/*.py; do \
+	  args=""; \
+	  if [ $$script = benchmarks/side_by_side.py ]; then \
+	    if [ -z "$(OFFICIAL)" ]; then echo "== $$script skipped (OFFICIAL not set)"; continue; fi; \
+	    args="--official $(OFFICIAL)"; \
+	  fi; \
+	  echo "== $$script"; $(PY) $$script $$args || exit 1; \
+	done
 
 clean:
 	rm -rf $(VENV) demo_out

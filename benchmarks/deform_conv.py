@@ -24,10 +24,9 @@ Gathers are irregular accesses, so the floor is optimistic; it is a bound, not a
 With torch and torchvision installed (a benchmark extra: requirements-bench.txt, never a
 dependency of the package), each pass is also timed with torchvision's `deform_conv2d` on the
 same inputs in NCHW (the official code's CPU stand-in, PERFORMANCE.md), on as many threads as
-the process may use, alternating with ours call by call so that both see the same machine; the
-table then adds its time, torchvision / ours, and the largest difference of the outputs
-(forward) or the gradients (backward) relative to their largest magnitude. --no-torchvision
-skips it.
+the process may use, in blocks alternating with ours (model.time_side_by_side); the table then
+adds its time, torchvision / ours, and the largest difference of the outputs (forward) or the
+gradients (backward) relative to their largest magnitude. --no-torchvision skips it.
 """
 
 import argparse
@@ -192,7 +191,7 @@ def main():
       if args.torchvision:
         theirs = torchvision_pass(name, x, offset, weight, dilation)
         milliseconds, torch_ms = (1e3 * t for t in
-                                  model_bench.time_alternating((ours, theirs), args.repeats))
+                                  model_bench.time_side_by_side((ours, theirs), args.repeats))
         difference = relative_difference(jax.tree.leaves(ours()), theirs())
         torch_cells = f" {torch_ms:8.1f} {torch_ms / milliseconds:7.1f} {difference:8.1e}"
       else:

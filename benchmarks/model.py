@@ -94,19 +94,19 @@ def time_calls(fn: Callable[[], Any], repeats: int) -> float:
   return statistics.median(times)
 
 
-def time_alternating(fns: Sequence[Callable[[], Any]], repeats: int) -> list[float]:
-  """Median seconds of each callable over `repeats` rounds that call them in turn, after one
-  warm-up call each: side-by-side runs see the same machine noise. Each callable must block
-  until its result is ready."""
-  for fn in fns:
-    fn()
-  times = [[] for _ in fns]
-  for _ in range(repeats):
-    for fn, fn_times in zip(fns, times):
-      start = time.perf_counter()
-      fn()
-      fn_times.append(time.perf_counter() - start)
-  return [statistics.median(fn_times) for fn_times in times]
+def time_side_by_side(fns: Sequence[Callable[[], Any]], repeats: int,
+                      rounds: int = 2) -> list[float]:
+  """Seconds per call of each callable, measured in turns: each in `rounds` blocks of
+  time_calls(fn, repeats), the blocks alternating between the callables; the lowest block
+  median of each. Blocks rather than call-by-call alternation: a call right after another
+  program's call pays for the memory that one freed (alternating call by call slowed the
+  stage-2 step from 7.4 to 9.6 s on a 2-core Zen 5, benchmarks/RESULTS.md), while a block's
+  warm-up call absorbs it. Each callable must block until its result is ready."""
+  blocks = [[] for _ in fns]
+  for _ in range(rounds):
+    for fn, fn_blocks in zip(fns, blocks):
+      fn_blocks.append(time_calls(fn, repeats))
+  return [min(fn_blocks) for fn_blocks in blocks]
 
 
 def hrnet_forward(setting: Setting, dtype, repeats: int, folded: bool = False):

@@ -25,12 +25,13 @@ Both sides get the same weights (ours random as benchmarks/model.py, exported wi
 models.convert.to_pytorch and loaded strictly into the official module) and the same random
 inputs, and the table prints how far the results are apart: the heatmaps' largest difference
 relative to their largest magnitude, or for the step the first step's loss (the target is zero,
-so the loss is the mean square of the warped heatmaps). Calls alternate between the two sides,
---repeats rounds after a warm-up of each, and the medians are compared: official / ours > 1
-means ours is faster. torch runs on as many threads as the process may use, like XLA.
+so the loss is the mean square of the warped heatmaps). Each side runs --rounds blocks of a
+warm-up call and --repeats timed calls, the blocks alternating between the sides
+(model.time_side_by_side says why blocks); official / ours > 1 means ours is faster. torch
+runs on as many threads as the process may use, like XLA.
 
   python benchmarks/side_by_side.py --official PATH/TO/PoseWarper [--only ROW ...]
-                                    [--repeats 5] [--small]
+                                    [--repeats 5] [--rounds 2] [--small]
 """
 
 import argparse
@@ -173,7 +174,7 @@ def relative_difference(ours: np.ndarray, official: np.ndarray) -> float:
   return float(np.max(np.abs(ours - official)) / max(np.max(np.abs(official)), 1e-30))
 
 
-def forward_pair(row: Row, official_modules, repeats: int):
+def forward_pair(row: Row, official_modules, repeats: int, rounds: int):
   """HRNet or aggregation forward: (our seconds, official seconds, relative difference)."""
   pose_hrnet, pose_agg = official_modules
   aggregate = row.name == "aggregation"
@@ -202,7 +203,7 @@ def forward_pair(row: Row, official_modules, repeats: int):
     with torch.no_grad():
       return official(official_input)
 
-  seconds = model_bench.time_alternating((ours, theirs), repeats)
+  seconds = model_bench.time_side_by_side((ours, theirs), repeats, rounds)
   difference = relative_difference(ours(), theirs().numpy().transpose(0, 2, 3, 1))
   return (*seconds, difference)
 
@@ -216,7 +217,7 @@ def official_joints_mse(output, target, target_weight):
   return 0.5 * ((heatmaps_pred - heatmaps_gt) * target_weight).pow(2).mean(dim=(0, 2)).mean()
 
 
-def step_pair(row: Row, official_modules, repeats: int):
+def step_pair(row: Row, official_modules, repeats: int, rounds: int):
   """Stage-2 training step: (our seconds, official seconds, relative difference of the loss)."""
   pose_hrnet, _ = official_modules
   config = common.base_config("stage2")
@@ -252,7 +253,7 @@ def step_pair(row: Row, official_modules, repeats: int):
     return float(loss.detach())
 
   first_losses = ours(), theirs()  # also the warm-up: both start from the same weights
-  seconds = model_bench.time_alternating((ours, theirs), repeats)
+  seconds = model_bench.time_side_by_side((ours, theirs), repeats, rounds)
   return (*seconds, abs(first_losses[0] - first_losses[1]) / abs(first_losses[1]))
 
 
@@ -263,6 +264,8 @@ def main() -> None:
   parser.add_argument("--only", nargs="+", choices=[row.name for row in ROWS],
                       default=[row.name for row in ROWS])
   parser.add_argument("--repeats", type=int, default=5)
+  parser.add_argument("--rounds", type=int, default=2,
+                      help="blocks of --repeats calls per side, alternating between the sides")
   parser.add_argument("--small", action="store_true",
                       help=f"quick check at {SMALL} (not the table's sizes)")
   args = parser.parse_args()
@@ -270,7 +273,7 @@ def main() -> None:
   official_modules = import_official(args.official)
   print(f"jax {jax.__version__} ({jax.default_backend()}), torch {torch.__version__} "
         f"({torch.get_num_threads()} threads), torchvision {torchvision.__version__}; "
-        f"CPU {machine.cpu_description()}; {args.repeats} alternating rounds")
+        f"CPU {machine.cpu_description()}; {args.rounds} blocks of {args.repeats} calls per side")
   print(f"{'work':<24} {'size':<16} {'ours s':>8} {'official s':>10} {'official/ours':>13} "
         f"{'ours rate':>15} {'rel diff':>9}")
   for row in ROWS:
@@ -279,7 +282,7 @@ def main() -> None:
     if args.small:
       row = dataclasses.replace(row, **SMALL)
     pair: Callable = step_pair if row.name == "stage2_step" else forward_pair
-    ours, official, difference = pair(row, official_modules, args.repeats)
+    ours, official, difference = pair(row, official_modules, args.repeats, args.rounds)
     size = f"{row.height}x{row.width} b{row.batch}"
     rate = f"{row.batch / ours:.3f} {row.items}/s"
     print(f"{row.work:<24} {size:<16} {ours:8.3f} {official:10.3f} {official / ours:13.2f} "
