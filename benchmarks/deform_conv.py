@@ -108,12 +108,6 @@ def torchvision_pass(name: str, x, offset, weight, dilation: int):
   return call
 
 
-def relative_difference(ours, theirs) -> float:
-  """max |ours - theirs| / max |theirs|, the largest over pairs of arrays."""
-  return max(float(np.max(np.abs(np.asarray(a, np.float64) - b)) / max(np.max(np.abs(b)), 1e-30))
-             for a, b in zip(ours, theirs))
-
-
 def nbytes(tree) -> int:
   return sum(leaf.size * leaf.dtype.itemsize for leaf in jax.tree.leaves(tree))
 
@@ -192,7 +186,8 @@ def main():
         theirs = torchvision_pass(name, x, offset, weight, dilation)
         milliseconds, torch_ms = (1e3 * t for t in
                                   model_bench.time_side_by_side((ours, theirs), args.repeats))
-        difference = relative_difference(jax.tree.leaves(ours()), theirs())
+        difference = max(map(model_bench.relative_difference, jax.tree.leaves(ours()),
+                                 theirs()))
         torch_cells = f" {torch_ms:8.1f} {torch_ms / milliseconds:7.1f} {difference:8.1e}"
       else:
         milliseconds = 1e3 * model_bench.time_calls(ours, args.repeats)

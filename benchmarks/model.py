@@ -109,6 +109,12 @@ def time_side_by_side(fns: Sequence[Callable[[], Any]], repeats: int,
   return [min(fn_blocks) for fn_blocks in blocks]
 
 
+def relative_difference(ours, theirs) -> float:
+  """max |ours - theirs| / max |theirs| in float64: how far two implementations' results are."""
+  ours, theirs = np.asarray(ours, np.float64), np.asarray(theirs, np.float64)
+  return float(np.max(np.abs(ours - theirs)) / max(np.max(np.abs(theirs)), 1e-30))
+
+
 def hrnet_forward(setting: Setting, dtype, repeats: int, folded: bool = False):
   model = hrnet(setting.arch, dtype=dtype)
   variables = random_variables(model)

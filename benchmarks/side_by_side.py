@@ -91,7 +91,6 @@ ROWS = (
 )
 # --small: the same code paths at a size that runs in seconds (not the table's numbers).
 SMALL = dict(height=128, width=96, batch=2)
-HEATMAP_STRIDE = 4
 
 
 class _Node(dict):
@@ -168,12 +167,6 @@ def nchw(frames: np.ndarray):
       frames.transpose(0, 1, 4, 2, 3).reshape(batch, 3 * count, height, width)))
 
 
-def relative_difference(ours: np.ndarray, official: np.ndarray) -> float:
-  """max |ours - official| / max |official|."""
-  ours, official = np.asarray(ours, np.float64), np.asarray(official, np.float64)
-  return float(np.max(np.abs(ours - official)) / max(np.max(np.abs(official)), 1e-30))
-
-
 def forward_pair(row: Row, official_modules, repeats: int, rounds: int):
   """HRNet or aggregation forward: (our seconds, official seconds, relative difference)."""
   pose_hrnet, pose_agg = official_modules
@@ -204,7 +197,7 @@ def forward_pair(row: Row, official_modules, repeats: int, rounds: int):
       return official(official_input)
 
   seconds = model_bench.time_side_by_side((ours, theirs), repeats, rounds)
-  difference = relative_difference(ours(), theirs().numpy().transpose(0, 2, 3, 1))
+  difference = model_bench.relative_difference(ours(), theirs().numpy().transpose(0, 2, 3, 1))
   return (*seconds, difference)
 
 
@@ -224,8 +217,8 @@ def step_pair(row: Row, official_modules, repeats: int, rounds: int):
   model = models.build(config.model)
   variables = model_bench.random_variables(model)
   rng = np.random.default_rng(1)
-  heatmap_shape = (row.batch, row.height // HEATMAP_STRIDE, row.width // HEATMAP_STRIDE,
-                   config.model.num_joints)
+  stride = config.input.heatmap_stride
+  heatmap_shape = (row.batch, row.height // stride, row.width // stride, config.model.num_joints)
   inputs = {"frame_a": rng.normal(size=(row.batch, row.height, row.width, 3)),
             "frame_b": rng.normal(size=(row.batch, row.height, row.width, 3)),
             "target": np.zeros(heatmap_shape),
