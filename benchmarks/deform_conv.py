@@ -30,7 +30,6 @@ gradients (backward) relative to their largest magnitude. --no-torchvision skips
 """
 
 import argparse
-import os
 import pathlib
 import sys
 import time
@@ -156,7 +155,7 @@ def main():
   print(f"gather floor: {4 * samples / 1e6:.1f} M random scalar gathers (4 corners x {samples / 1e6:.1f} M "
         f"samples) take {gather_ms:.1f} ms on this machine")
   if args.torchvision:
-    torch.set_num_threads(len(os.sched_getaffinity(0)))
+    torch.set_num_threads(machine.available_cores())
     print(f"torch {torch.__version__}, torchvision {torchvision.__version__}, "
           f"{torch.get_num_threads()} threads")
   contraction = 2 * args.batch * height * width * JOINTS * taps * JOINTS
@@ -197,6 +196,7 @@ def main():
       print(f"{dilation:>8} {name:<24} {milliseconds:8.1f} {traffic / milliseconds / 1e6:7.1f} "
             f"{flops / milliseconds / 1e6:8.1f} {floor_ms:9.1f} {milliseconds / floor_ms:7.1f}"
             f"{torch_cells}")
+
 
 if __name__ == "__main__":
   main()

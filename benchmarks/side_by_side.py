@@ -37,7 +37,6 @@ runs on as many threads as the process may use, like XLA.
 import argparse
 import dataclasses
 import importlib.util
-import os
 import pathlib
 import sys
 import types
@@ -262,7 +261,7 @@ def main() -> None:
   parser.add_argument("--small", action="store_true",
                       help=f"quick check at {SMALL} (not the table's sizes)")
   args = parser.parse_args()
-  torch.set_num_threads(len(os.sched_getaffinity(0)))
+  torch.set_num_threads(machine.available_cores())
   official_modules = import_official(args.official)
   print(f"jax {jax.__version__} ({jax.default_backend()}), torch {torch.__version__} "
         f"({torch.get_num_threads()} threads), torchvision {torchvision.__version__}; "

@@ -12,6 +12,13 @@ from typing import Optional
 CPUINFO = pathlib.Path("/proc/cpuinfo")
 
 
+def available_cores() -> int:
+  """CPUs this process may run on (its affinity where the OS has one, else all of them)."""
+  if hasattr(os, "sched_getaffinity"):
+    return len(os.sched_getaffinity(0))
+  return os.cpu_count() or 1
+
+
 def cpu_description(cpuinfo: Optional[str] = None) -> str:
   """E.g. "AMD EPYC (family 26, model 2, AVX-512), 2 cores", from /proc/cpuinfo's first
   processor (or the given text); the platform's processor name where there is no cpuinfo."""
@@ -26,14 +33,15 @@ def cpu_description(cpuinfo: Optional[str] = None) -> str:
       break  # the first processor's block only
     key, _, value = line.partition(":")
     fields[key.strip()] = value.strip()
-  cores = f"{len(os.sched_getaffinity(0))} cores"
+  cores = f"{available_cores()} cores"
   if "model name" not in fields:
     return f"{platform.processor() or platform.machine()}, {cores}"
   flags = set(fields.get("flags", "").split())
   vector = ("AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else
             "no AVX2" if flags else None)
-  details = [f"family {fields[key]}" if key == "cpu family" else f"model {fields[key]}"
-             for key in ("cpu family", "model") if key in fields]
-  details += [vector] if vector else []
+  details = [f"{label} {fields[key]}" for key, label in (("cpu family", "family"),
+                                                         ("model", "model")) if key in fields]
+  if vector:
+    details.append(vector)
   suffix = f" ({', '.join(details)})" if details else ""
   return f"{fields['model name']}{suffix}, {cores}"

@@ -20,12 +20,17 @@ OLD = "model name\t: Some CPU\nflags\t\t: fpu sse2\n"
 
 
 def test_family_model_and_vector_width_tell_epycs_apart():
-  cores = f"{len(os.sched_getaffinity(0))} cores"
+  cores = f"{machine.available_cores()} cores"
   assert machine.cpu_description(ZEN5) == f"AMD EPYC (family 26, model 2, AVX-512), {cores}"
   assert machine.cpu_description(ZEN3) == f"AMD EPYC (family 25, model 1, AVX2), {cores}"
   assert machine.cpu_description(OLD) == f"Some CPU (no AVX2), {cores}"
 
 
+def test_available_cores_is_the_affinity_where_there_is_one():
+  expected = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+  assert machine.available_cores() == expected
+
+
 def test_without_cpuinfo_names_the_platform():
-  cores = f"{len(os.sched_getaffinity(0))} cores"
+  cores = f"{machine.available_cores()} cores"
   assert machine.cpu_description("") == f"{platform.processor() or platform.machine()}, {cores}"
