@@ -5,6 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from posewarper_jax.ops import conv as conv_module
 from posewarper_jax.ops import conv2d
 
 
@@ -95,3 +96,34 @@ def test_float64_kernel_gradient_accumulates_in_float64(name):
 def test_mismatched_channels_are_named():
   with pytest.raises(ValueError, match=r"x \(1, 4, 4, 3\).*kernel \(3, 3, 2, 5\)"):
     conv2d(jnp.zeros((1, 4, 4, 3)), jnp.zeros((3, 3, 2, 5)))
+
+
+@pytest.mark.parametrize("name", list(CASES))
+@pytest.mark.parametrize("most_rows", [1, 3])
+def test_kernel_gradient_in_blocks_of_rows_matches_a_float64_reference(name, most_rows):
+  """Blocks of one output row, and of up to three (3x3_stride2's last block is completed by a
+  zero row)."""
+  case = CASES[name]
+  rng = np.random.default_rng(3)
+  with jax.enable_x64(True):
+    x = jnp.asarray(rng.normal(size=case["shape"]), jnp.float64)
+    kernel = jnp.zeros(case["kernel"], jnp.float64)
+    out = jax.lax.conv_general_dilated(x, kernel, case["stride"], case["padding"],
+                                       rhs_dilation=case["dilation"],
+                                       dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    cotangent = jnp.asarray(rng.normal(size=out.shape), jnp.float64)
+    block_bytes = most_rows * out.shape[2] * np.prod(case["kernel"][:3]) * 8
+    rows, blocks = conv_module._row_blocks(out.shape[1], block_bytes // most_rows, block_bytes)
+    kernel_grad = conv_module._patch_kernel_grad(x, kernel, cotangent, case["stride"],
+                                                 case["padding"], case["dilation"], block_bytes)
+  assert blocks > 1 and rows * blocks >= out.shape[1] > rows * (blocks - 1)
+  reference = _reference_kernel_grad(x, cotangent, case["kernel"], case["stride"],
+                                     case["padding"], case["dilation"])
+  np.testing.assert_allclose(kernel_grad, reference, rtol=1e-12, atol=1e-12)
+
+
+def test_row_blocks_are_as_even_as_the_byte_budget_allows():
+  assert conv_module._row_blocks(96, 100, 1_600) == (16, 6)
+  assert conv_module._row_blocks(96, 100, 1_300) == (12, 8)  # not 8 x 13 rows with 8 zero rows
+  assert conv_module._row_blocks(96, 100, 50) == (1, 96)
+  assert conv_module._row_blocks(32, 100, 10**6) == (32, 1)
