@@ -102,7 +102,8 @@ def test_mismatched_channels_are_named():
 @pytest.mark.parametrize("most_rows", [1, 3])
 def test_kernel_gradient_in_blocks_of_rows_matches_a_float64_reference(name, most_rows):
   """Blocks of one output row, and of up to three (3x3_stride2's last block is completed by a
-  zero row)."""
+  zero row): several blocks per image, so the product with the transposed cotangent (one
+  block per image, the rows-contracting product, is the other tests')."""
   case = CASES[name]
   rng = np.random.default_rng(3)
   with jax.enable_x64(True):
