@@ -26,6 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from benchmarks import model as model_bench
+from posewarper_jax import xla_cpu
 from posewarper_jax.ops import conv2d
 
 PADDING = ((1, 1), (1, 1))
@@ -65,7 +66,7 @@ def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--repeats", type=int, default=7)
   args = parser.parse_args()
-  print(f"jax {jax.__version__}, backend {jax.default_backend()}")
+  print(f"jax {jax.__version__}, backend {jax.default_backend()}; {xla_cpu.describe()}")
   print("| shape | N | H x W | C_in -> C_out | stride | per-image MFLOP | XLA ms | conv2d ms "
         "| XLA / conv2d |")
   print("|---|---|---|---|---|---|---|---|---|")

@@ -46,7 +46,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from benchmarks import model as model_bench
-from posewarper_jax import machine
+from posewarper_jax import machine, xla_cpu
 from posewarper_jax.ops import deform_conv
 
 # PoseWarper's deformable convs (SPEC 4.4): 17 joints in and out, 3x3, one offset field per joint.
@@ -143,7 +143,8 @@ def main():
 
   bandwidth = measure_bandwidth_gbs()
   print(f"device: {jax.devices()[0].device_kind} ({jax.default_backend()}), "
-        f"jax {jax.__version__}, {jax.device_count()} device(s); CPU {machine.cpu_description()}")
+        f"jax {jax.__version__}, {jax.device_count()} device(s); CPU {machine.cpu_description()}; "
+        f"{xla_cpu.describe()}")
   print(f"x {x.shape} {x.dtype}, offset {offset.shape} {offset.dtype}, weight {weight.shape}, "
         f"offset_groups {JOINTS}, groups 1, stride 1, padding = dilation, "
         f"schedule {args.schedule}")

@@ -38,7 +38,7 @@ from configs import common
 from posewarper_jax.data import eval_inputs
 from posewarper_jax.inference import predict
 from posewarper_jax.models import fold_batch_norm, posewarper
-from posewarper_jax import sharding
+from posewarper_jax import sharding, xla_cpu
 
 # PERFORMANCE.md: convolution GMAC per 384x288 frame of the HRNet-W48 backbone and of the
 # warping head (offset trunk 39.9, offset convs 12.2, deformable convs 0.09); the original's
@@ -105,7 +105,8 @@ def main() -> None:
   input_config = common.input_config()
   input_config.image_size = (width, height)
   print(f"jax {jax.__version__}, backend {jax.default_backend()}, devices {jax.devices()}; "
-        f"crop {height}x{width}, batch {args.batch}, BatchNorm {args.batch_norm}")
+        f"{xla_cpu.describe()}; crop {height}x{width}, batch {args.batch}, "
+        f"BatchNorm {args.batch_norm}")
   print(f"{'mode':<10} {'model ms/batch':>15} {'model boxes/s':>14} {'GFLOP/s':>8} "
         f"{'of peak':>8} {'analytic GFLOP/box':>19} {'input boxes/s':>14} {'end-to-end':>11}")
   with tempfile.TemporaryDirectory() as folder:

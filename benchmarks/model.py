@@ -34,6 +34,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import traverse_util
 
+from posewarper_jax import xla_cpu
 from posewarper_jax.models import checkpoint, fold_batch_norm, hrnet
 
 # PERFORMANCE.md: fp32 peak of the reference CPU (2 Zen 3 cores, AVX2 + FMA, 2.445 GHz).
@@ -142,7 +143,8 @@ def main():
   parser.add_argument("--small", action="store_true",
                       help=f"quick check at {SMALL} (analytic numbers do not apply)")
   args = parser.parse_args()
-  print(f"jax {jax.__version__}, backend {jax.default_backend()}, devices {jax.devices()}")
+  print(f"jax {jax.__version__}, backend {jax.default_backend()}, devices {jax.devices()}; "
+        f"{xla_cpu.describe()}")
   print(f"{'work':<34} {'dtype':<9} {'BN':<7} {'ms':>9} {'images/s':>9} {'XLA GFLOP':>10} "
         f"{'GFLOP/s':>8} {'of peak':>8} {'analytic GFLOP':>15}")
   for setting in SETTINGS:

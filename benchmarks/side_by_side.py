@@ -65,7 +65,7 @@ import numpy as np
 from benchmarks import model as model_bench
 from benchmarks import train_step as train_step_bench
 from configs import common
-from posewarper_jax import machine, models, sharding
+from posewarper_jax import machine, models, sharding, xla_cpu
 from posewarper_jax.data import eval_inputs
 from posewarper_jax.inference import predict
 from posewarper_jax.models import convert, fold_batch_norm, hrnet, posewarper
@@ -265,7 +265,8 @@ def main() -> None:
   official_modules = import_official(args.official)
   print(f"jax {jax.__version__} ({jax.default_backend()}), torch {torch.__version__} "
         f"({torch.get_num_threads()} threads), torchvision {torchvision.__version__}; "
-        f"CPU {machine.cpu_description()}; {args.rounds} blocks of {args.repeats} calls per side")
+        f"CPU {machine.cpu_description()}; {xla_cpu.describe()}; {args.rounds} blocks of "
+        f"{args.repeats} calls per side")
   print(f"{'work':<24} {'size':<16} {'ours s':>8} {'official s':>10} {'official/ours':>13} "
         f"{'ours rate':>15} {'rel diff':>9}")
   for row in ROWS:

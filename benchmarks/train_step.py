@@ -35,7 +35,7 @@ import numpy as np
 
 from benchmarks import model as model_bench
 from configs import common, synthetic
-from posewarper_jax import machine, models, sharding
+from posewarper_jax import machine, models, sharding, xla_cpu
 from posewarper_jax.train import optimizer as optimizer_lib
 from posewarper_jax.train import step as step_lib
 from posewarper_jax.train.state import TrainState
@@ -122,7 +122,7 @@ def main() -> None:
   mesh = sharding.data_mesh()
   sharding.check_batch_size(batch, mesh)
   print(f"jax {jax.__version__}, backend {jax.default_backend()}, {mesh.size} x "
-        f"{jax.devices()[0].device_kind}; CPU {machine.cpu_description()}; "
+        f"{jax.devices()[0].device_kind}; CPU {machine.cpu_description()}; {xla_cpu.describe()}; "
         f"peak {args.peak_gflops:.0f} "
         f"GFLOP/s per device; remat {args.remat}")
   print(f"{'work':<26} {'dtype':<9} {'batch':>5} {'ms':>10} {'items/s':>15} "

@@ -1,4 +1,4 @@
-"""What CPU a number was measured on, in one line (benchmarks, the demo's report).
+"""What CPU a number was measured on, in one line (benchmarks, the demo's report), and its vendor.
 
 "AMD EPYC" alone names Zen 3, Zen 4 and Zen 5 parts alike, whose speeds differ by 2x here, so
 the line adds the family and model numbers and the widest vector extension.
@@ -19,9 +19,9 @@ def available_cores() -> int:
   return os.cpu_count() or 1
 
 
-def cpu_description(cpuinfo: Optional[str] = None) -> str:
-  """E.g. "AMD EPYC (family 26, model 2, AVX-512), 2 cores", from /proc/cpuinfo's first
-  processor (or the given text); the platform's processor name where there is no cpuinfo."""
+def cpu_fields(cpuinfo: Optional[str] = None) -> dict[str, str]:
+  """The first processor's fields of /proc/cpuinfo (or of the given text); {} where there is
+  no cpuinfo."""
   if cpuinfo is None:
     try:
       cpuinfo = CPUINFO.read_text(encoding="utf-8")
@@ -33,6 +33,18 @@ def cpu_description(cpuinfo: Optional[str] = None) -> str:
       break  # the first processor's block only
     key, _, value = line.partition(":")
     fields[key.strip()] = value.strip()
+  return fields
+
+
+def cpu_vendor(cpuinfo: Optional[str] = None) -> str:
+  """cpuinfo's vendor_id ("GenuineIntel", "AuthenticAMD", ...); "" where there is none."""
+  return cpu_fields(cpuinfo).get("vendor_id", "")
+
+
+def cpu_description(cpuinfo: Optional[str] = None) -> str:
+  """E.g. "AMD EPYC (family 26, model 2, AVX-512), 2 cores", from /proc/cpuinfo's first
+  processor (or the given text); the platform's processor name where there is no cpuinfo."""
+  fields = cpu_fields(cpuinfo)
   cores = f"{available_cores()} cores"
   if "model name" not in fields:
     return f"{platform.processor() or platform.machine()}, {cores}"

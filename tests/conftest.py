@@ -5,6 +5,8 @@ import pathlib
 
 import pytest
 
+import posewarper_jax  # pylint: disable=unused-import  (XLA:CPU flags before any test runs JAX)
+
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 

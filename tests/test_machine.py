@@ -1,4 +1,4 @@
-"""machine.cpu_description on cpuinfo texts of the CPUs this project is measured on."""
+"""machine.cpu_description and cpu_vendor on cpuinfo texts of the CPUs measured here."""
 
 import os
 import platform
@@ -34,3 +34,11 @@ def test_available_cores_is_the_affinity_where_there_is_one():
 def test_without_cpuinfo_names_the_platform():
   cores = f"{machine.available_cores()} cores"
   assert machine.cpu_description("") == f"{platform.processor() or platform.machine()}, {cores}"
+
+
+def test_vendor_is_the_first_processors():
+  assert machine.cpu_vendor(ZEN5) == "AuthenticAMD"
+  assert machine.cpu_vendor("processor\t: 0\nvendor_id\t: GenuineIntel\ncpu family\t: 6\n") == (
+      "GenuineIntel")
+  assert machine.cpu_vendor(ZEN3) == ""
+  assert machine.cpu_vendor("") == ""
