@@ -1,6 +1,6 @@
 """XLA:CPU settings applied when the package is imported, before JAX starts its backend.
 
-jaxlib 0.10 hands every CPU convolution to YNNPACK by default (with dots and reductions). On an
+jaxlib 0.10 hands CPU convolutions to YNNPACK by default (with dots and reductions). On an
 Intel Xeon (Emerald Rapids, 2 cores, AVX-512) XLA's own convolution was 1.1-2x faster at
 HRNet's shapes (3x3, 48-306 channels: 120-242 against 83-168 GFLOP/s), the W32 and W48
 forwards 1.2-1.7x and the stage-2 training step 10-16% (benchmarks/RESULTS.md); YNNPACK's dots
