@@ -44,7 +44,7 @@ STAGES = {"stage1": "images", "stage2": "pairs"}  # Config variant -> what one b
 # The original's stage-2 step, W48 384x288, 4 pairs, float32, torch 2.14.1 on 2 threads:
 # ../shared/PERFORMANCE.md (AMD EPYC Zen 3) and side-by-side runs on AMD EPYC Zen 4 and Zen 5
 # and Intel Xeon Emerald Rapids (benchmarks/side_by_side.py).
-ORIGINAL = {"stage2": "16.2 s Zen 3, 13.7 s Zen 4, 8.1 s Zen 5, 15.4-17.6 s Xeon EMR"}
+ORIGINAL = {"stage2": "16.2 s Zen 3, 13.7 s Zen 4, 8.1 s Zen 5, 8.9-17.6 s Xeon EMR"}
 ORIGINAL_BATCH = 4
 
 
