@@ -73,7 +73,10 @@ def _patch_kernel_grad(x, kernel, cotangent, stride, padding, dilation,
   cotangent = jnp.pad(cotangent, ((0, 0), (0, missing), (0, 0), (0, 0)))
   transposed = blocks > 1
   if transposed:
-    cotangent = jnp.swapaxes(cotangent.reshape(batch, -1, out_channels), 1, 2)
+    # Transposed as (B, C_out, H_out, W_out) and then flattened: XLA:CPU copies it once. Written
+    # as swapaxes of (B, H_out * W_out, C_out) it gave the transpose a layout that made it a
+    # plain copy and then transposed into the loop's layout with a second one.
+    cotangent = jnp.transpose(cotangent, (0, 3, 1, 2)).reshape(batch, out_channels, -1)
   window_rows = (rows - 1) * stride[0] + (kh - 1) * dilation[0] + 1
 
   def block_product(patches, image, block):
