@@ -24,8 +24,11 @@ benchmarks/deform_conv.py):
   same function with one image's intermediates at a time, for when memory is short.
 - Positions, interpolation and accumulation run in float64 when any input is float64 (x64
   enabled) and in float32 otherwise, bfloat16 included.
-- A custom VJP recomputes positions and corners instead of storing them. The offset gradient
-  reads tables of vertical and horizontal differences of the padded image, two gathers per
+- A custom VJP keeps the forward pass's samples (kh * kw * C_in floats per output pixel) and
+  recomputes their positions. The weight gradient is one matmul over the whole batch,
+  so the samples are computed once, in the forward's fused loop (per-image weight gradients
+  made XLA materialise the corner gathers for two consumers: forward and backward 1.8x slower
+  at the PoseWarper shape). The offset gradient reads tables of vertical and horizontal differences of the padded image, two gathers per
   sample and direction instead of four (same arithmetic, bitwise the same result; the
   (offset, weight) backward about 1.3x faster at the PoseWarper shape). The input gradient
   (a scatter-add) runs in a loop (or batched computation) of its own that XLA deletes when its
@@ -34,6 +37,7 @@ benchmarks/deform_conv.py):
 """
 
 import functools
+import math
 from typing import Callable, NamedTuple, Optional, Sequence, Union
 
 import flax.linen as nn
@@ -228,11 +232,10 @@ def _interpolate(samples: _Samples) -> jax.Array:
 
 
 def _mask_factor(mask: Optional[jax.Array], geometry: _Geometry):
-  """mask: (H_out, W_out, G * T) -> (H_out, W_out, G, T, 1) accumulation dtype; None -> 1.0."""
+  """mask: (..., G * T) -> (..., G, T, 1) accumulation dtype; None -> 1.0."""
   if mask is None:
     return 1.0
-  out_h, out_w, _ = mask.shape
-  return mask.astype(geometry.dtype).reshape(out_h, out_w, geometry.offset_groups, -1, 1)
+  return mask.astype(geometry.dtype).reshape(mask.shape[:-1] + (geometry.offset_groups, -1, 1))
 
 
 def _dense_weight(weight: jax.Array, geometry: _Geometry) -> jax.Array:
@@ -264,12 +267,15 @@ def _matmul(a: jax.Array, b: jax.Array) -> jax.Array:
   return jnp.matmul(a, b, precision=jax.lax.Precision.HIGHEST)
 
 
-def _forward_image(image, offset, mask, weight, geometry: _Geometry) -> jax.Array:
-  """One image: (H, W, C_in), (H_out, W_out, 2GT), (H_out, W_out, GT) | None -> (H_out, W_out, C_out)."""
-  values = _interpolate(_locate_samples(image, offset, geometry)) * _mask_factor(mask, geometry)
+def _forward_image(image, offset, mask, weight, geometry: _Geometry
+                   ) -> tuple[jax.Array, jax.Array]:
+  """One image: (H, W, C_in), (H_out, W_out, 2GT), (H_out, W_out, GT) | None ->
+  (output (H_out, W_out, C_out), the unmasked samples (H_out, W_out, G, T, C // G))."""
+  values = _interpolate(_locate_samples(image, offset, geometry))
   out_h, out_w = values.shape[:2]
-  out = _matmul(values.reshape(out_h * out_w, -1), _dense_weight(weight, geometry))
-  return out.reshape(out_h, out_w, -1)
+  out = _matmul((values * _mask_factor(mask, geometry)).reshape(out_h * out_w, -1),
+                _dense_weight(weight, geometry))
+  return out.reshape(out_h, out_w, -1), values
 
 
 def _values_grad(cotangent, weight, shape, geometry: _Geometry) -> jax.Array:
@@ -279,24 +285,18 @@ def _values_grad(cotangent, weight, shape, geometry: _Geometry) -> jax.Array:
                  _dense_weight(weight, geometry).T).reshape(shape)
 
 
-def _parameter_grads_image(image, offset, mask, weight, cotangent, geometry: _Geometry):
-  """One image's gradients w.r.t. (offset, mask | None, weight), accumulation dtype."""
-  values = _interpolate(_locate_samples(image, offset, geometry))
-  out_h, out_w = values.shape[:2]
-  mask_factor = _mask_factor(mask, geometry)
-  weight_grad = _weight_from_dense(
-      _matmul((values * mask_factor).reshape(out_h * out_w, -1).T,
-              cotangent.astype(geometry.dtype).reshape(out_h * out_w, -1)),
-      weight.shape, geometry)
+def _position_grads_image(image, offset, mask, weight, values, cotangent, geometry: _Geometry):
+  """One image's gradients w.r.t. (offset, mask | None), accumulation dtype; `values` are the
+  forward pass's unmasked samples."""
   values_grad = _values_grad(cotangent, weight, values.shape, geometry)
   mask_grad = None
   if mask is not None:
     mask_grad = jnp.sum(values_grad * values, axis=-1).reshape(mask.shape)
-  value_grad = values_grad * mask_factor
+  value_grad = values_grad * _mask_factor(mask, geometry)
   grad_y = _position_grad(image, offset, value_grad, 0, geometry)
   grad_x = _position_grad(image, offset, value_grad, 1, geometry)
   offset_grad = jnp.stack([grad_y, grad_x], axis=-1).reshape(offset.shape)
-  return offset_grad, mask_grad, weight_grad
+  return offset_grad, mask_grad
 
 
 def _position_grad(image, offset, value_grad, axis: int, geometry: _Geometry) -> jax.Array:
@@ -351,34 +351,51 @@ def _over_batch(fn: Callable, batch_args: tuple, schedule: str):
   return jax.vmap(fn)(*batch_args)
 
 
-@functools.partial(jax.custom_vjp, nondiff_argnums=(4, 5))
-def _deform_conv(x, offset, mask, weight, geometry: _Geometry, schedule: str) -> jax.Array:
-  """Bias-free deformable convolution, (B, H_out, W_out, C_out) in the accumulation dtype;
-  the batch processed as `schedule` says (`_over_batch`)."""
+def _forward(x, offset, mask, weight, geometry: _Geometry, schedule: str
+             ) -> tuple[jax.Array, jax.Array]:
+  """(output (B, H_out, W_out, C_out), unmasked samples (B, H_out, W_out, G, T, C // G)) in the
+  accumulation dtype; the batch processed as `schedule` says (`_over_batch`)."""
   return _over_batch(lambda *args: _forward_image(*args, weight, geometry), (x, offset, mask),
                      schedule)
 
 
+@functools.partial(jax.custom_vjp, nondiff_argnums=(4, 5))
+def _deform_conv(x, offset, mask, weight, geometry: _Geometry, schedule: str) -> jax.Array:
+  """Bias-free deformable convolution, (B, H_out, W_out, C_out) in the accumulation dtype."""
+  return _forward(x, offset, mask, weight, geometry, schedule)[0]
+
+
 def _deform_conv_fwd(x, offset, mask, weight, geometry: _Geometry, schedule: str):
-  return _deform_conv(x, offset, mask, weight, geometry, schedule), (x, offset, mask, weight)
+  """Keeps the samples (B, H_out, W_out, G, T, C // G) for the backward pass, whose weight
+  gradient is then one matmul over the whole batch in the forward matmul's layout: XLA computes
+  the samples once, gathering inside the interpolation's loop. (Per-image weight gradients read
+  them in a second layout, and XLA then materialised every corner's gather for the two
+  consumers: 1.8x slower forward and backward, benchmarks/RESULTS.md.)"""
+  out, values = _forward(x, offset, mask, weight, geometry, schedule)
+  return out, (x, offset, mask, weight, values)
 
 
 def _deform_conv_bwd(geometry: _Geometry, schedule: str, residuals, cotangent):
-  """Recomputes each image's sample positions and corners instead of storing them.
+  """Recomputes each image's sample positions instead of storing them; the samples themselves
+  come from the forward pass.
 
   The input gradient runs in its own loop (or batched computation), so XLA removes it whole
   when the caller does not use it (e.g. when x is a frozen backbone's heatmaps).
   """
-  x, offset, mask, weight = residuals
-  batch_args = (x, offset, mask, cotangent)
-  offset_grad, mask_grad, weight_grad = _over_batch(
-      lambda *args: _parameter_grads_image(*args[:3], weight, args[3], geometry), batch_args,
+  x, offset, mask, weight, values = residuals
+  batch_args = (x, offset, mask, values, cotangent)
+  offset_grad, mask_grad = _over_batch(
+      lambda *args: _position_grads_image(*args[:3], weight, *args[3:], geometry), batch_args,
       schedule)
+  samples = (values * _mask_factor(mask, geometry)).reshape(-1, math.prod(values.shape[3:]))
+  dense_grad = _matmul(samples.T, cotangent.astype(geometry.dtype).reshape(samples.shape[0], -1))
   image_grad = _over_batch(
-      lambda *args: _input_grad_image(*args[:3], weight, args[3], geometry), batch_args, schedule)
+      lambda x, offset, mask, _, cotangent: _input_grad_image(x, offset, mask, weight, cotangent,
+                                                              geometry),
+      batch_args, schedule)
   return (image_grad.astype(x.dtype), offset_grad.astype(offset.dtype),
           None if mask is None else mask_grad.astype(mask.dtype),
-          jnp.sum(weight_grad, axis=0).astype(weight.dtype))
+          _weight_from_dense(dense_grad, weight.shape, geometry).astype(weight.dtype))
 
 
 _deform_conv.defvjp(_deform_conv_fwd, _deform_conv_bwd)
