@@ -3,7 +3,8 @@
 Shape: B=8, 96x72, 17 -> 17 channels, 3x3 kernel, offset_groups=17, groups=1, stride 1,
 padding = dilation, dilations 3 and 24. Three jitted passes are timed: the forward, forward +
 backward w.r.t. (offset, weight) (PoseWarper stage 2, where x is the frozen backbone's heatmaps),
-and forward + backward w.r.t. everything. Each is the median of --repeats runs after one warm-up,
+and forward + backward w.r.t. everything. The backward passes differentiate 0.5e-3 * sum(out^2),
+so that, as with a training loss, the cotangent depends on the forward's output. Each is the median of --repeats runs after one warm-up,
 each run ending in block_until_ready. --schedule picks the batch schedule: the whole batch at
 once (the default) or one image at a time.
 
@@ -101,7 +102,7 @@ def torchvision_pass(name: str, x, offset, weight, dilation: int):
                           dilation=dilation)
     if not wrt:
       return (out.numpy().transpose(0, 2, 3, 1),)
-    (out * 1e-3).sum().backward()
+    (0.5e-3 * out.square().sum()).backward()
     return tuple(tensors[i].grad.numpy().transpose(back_axes[i]) for i in wrt)
 
   return call
@@ -170,7 +171,7 @@ def main():
                                        offset_groups=JOINTS, schedule=args.schedule)
 
     def loss(x, offset, weight):
-      return jnp.sum(forward(x, offset, weight).astype(jnp.float32) * 1e-3)
+      return 0.5e-3 * jnp.sum(jnp.square(forward(x, offset, weight).astype(jnp.float32)))
 
     passes = (
         ("forward", jax.jit(forward), contraction + interpolation),
