@@ -21,18 +21,19 @@ benchmarks/deform_conv.py):
   the whole batch, which keeps GPUs and TPUs busy and, on XLA:CPU, keeps both cores busy (on
   the 2-core Xeon of benchmarks/RESULTS.md 1.5-2x faster than a per-image loop, whose backward
   ran on 1.3 cores). `schedule="per_image"` runs one image at a time (lax.map) instead: the
-  same function with one image's intermediates at a time, for when memory is short.
+  same function with one image's intermediates at a time, for when memory is short (the
+  samples kept for the backward pass are the whole batch's either way).
 - Positions, interpolation and accumulation run in float64 when any input is float64 (x64
   enabled) and in float32 otherwise, bfloat16 included.
 - A custom VJP keeps the forward pass's samples (kh * kw * C_in floats per output pixel) and
-  recomputes their positions. The weight gradient is one matmul over the whole batch,
-  so the samples are computed once, in the forward's fused loop (per-image weight gradients
-  made XLA materialise the corner gathers for two consumers: forward and backward 1.8x slower
-  at the PoseWarper shape). The offset gradient reads tables of vertical and horizontal differences of the padded image, two gathers per
-  sample and direction instead of four (same arithmetic, bitwise the same result; the
-  (offset, weight) backward about 1.3x faster at the PoseWarper shape). The input gradient
-  (a scatter-add) runs in a loop (or batched computation) of its own that XLA deletes when its
-  result is unused, as for PoseWarper's frozen-backbone heatmaps. Plain autodiff of the same
+  recomputes their positions. The weight gradient is one matmul over the whole batch, so the
+  samples are computed once, in the forward's fused loop (per-image weight gradients made XLA
+  materialise the corner gathers for two consumers: forward and backward 1.8x slower at the
+  PoseWarper shape). The offset gradient reads tables of vertical and horizontal differences
+  of the padded image, two gathers per sample and direction instead of four (same arithmetic,
+  bitwise the same result; the (offset, weight) backward about 1.3x faster at the PoseWarper
+  shape). The input gradient (a scatter-add) runs in a loop (or batched computation) of its own
+  that XLA deletes when its result is unused, as for PoseWarper's frozen-backbone heatmaps. Plain autodiff of the same
   forward was about twice as slow for the gradient w.r.t. (offset, weight).
 """
 
