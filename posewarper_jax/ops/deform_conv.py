@@ -33,8 +33,9 @@ benchmarks/deform_conv.py):
   of the padded image, two gathers per sample and direction instead of four (same arithmetic,
   bitwise the same result; the (offset, weight) backward about 1.3x faster at the PoseWarper
   shape). The input gradient (a scatter-add) runs in a loop (or batched computation) of its own
-  that XLA deletes when its result is unused, as for PoseWarper's frozen-backbone heatmaps. Plain autodiff of the same
-  forward was about twice as slow for the gradient w.r.t. (offset, weight).
+  that XLA deletes when its result is unused, as for PoseWarper's frozen-backbone heatmaps.
+  Plain autodiff of the same forward was about twice as slow for the gradient w.r.t. (offset,
+  weight).
 """
 
 import functools
