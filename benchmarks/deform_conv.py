@@ -4,9 +4,9 @@ Shape: B=8, 96x72, 17 -> 17 channels, 3x3 kernel, offset_groups=17, groups=1, st
 padding = dilation, dilations 3 and 24. Three jitted passes are timed: the forward, forward +
 backward w.r.t. (offset, weight) (PoseWarper stage 2, where x is the frozen backbone's heatmaps),
 and forward + backward w.r.t. everything. The backward passes differentiate 0.5e-3 * sum(out^2),
-so that, as with a training loss, the cotangent depends on the forward's output. Each is the median of --repeats runs after one warm-up,
-each run ending in block_until_ready. --schedule picks the batch schedule: the whole batch at
-once (the default) or one image at a time.
+so that, as with a training loss, the cotangent depends on the forward's output. Each is the
+median of --repeats runs after one warm-up, each run ending in block_until_ready. --schedule
+picks the batch schedule: the whole batch at once (the default) or one image at a time.
 
 How the floor is derived. A pass cannot be faster than the larger of two bounds:
 - memory: compulsory bytes / bandwidth. Compulsory bytes are every input of the jitted function

@@ -392,9 +392,8 @@ def _deform_conv_bwd(geometry: _Geometry, schedule: str, residuals, cotangent):
   samples = (values * _mask_factor(mask, geometry)).reshape(-1, math.prod(values.shape[3:]))
   dense_grad = _matmul(samples.T, cotangent.astype(geometry.dtype).reshape(samples.shape[0], -1))
   image_grad = _over_batch(
-      lambda x, offset, mask, _, cotangent: _input_grad_image(x, offset, mask, weight, cotangent,
-                                                              geometry),
-      batch_args, schedule)
+      lambda *args: _input_grad_image(*args[:3], weight, args[3], geometry),
+      (x, offset, mask, cotangent), schedule)
   return (image_grad.astype(x.dtype), offset_grad.astype(offset.dtype),
           None if mask is None else mask_grad.astype(mask.dtype),
           _weight_from_dense(dense_grad, weight.shape, geometry).astype(weight.dtype))
