@@ -174,23 +174,24 @@ class PoseWarper(nn.Module):
     reference = num_frames // 2
     difference = heatmaps[:, reference:reference + 1] - heatmaps
     map_shape = heatmaps.shape[2:]
-    if train:
-      fields = self.offset_fields(difference.reshape((n * num_frames,) + map_shape), train)
-    else:
-      others = [i for i in range(num_frames) if i != reference]
-      other_fields = self.offset_fields(
-          difference[:, others].reshape((n * len(others),) + map_shape))
-      reference_fields = self.offset_fields(jnp.zeros((1,) + map_shape, difference.dtype))
-      fields = []
-      for other, shared in zip(other_fields, reference_fields):
-        other = other.reshape((n, len(others)) + other.shape[1:])
-        shared = jnp.broadcast_to(shared[:, None], (n, 1) + shared.shape[1:])
-        field = jnp.concatenate([other[:, :reference], shared, other[:, reference:]], axis=1)
-        fields.append(field.reshape((n * num_frames,) + field.shape[2:]))
-    warped = self.deform(heatmaps.reshape((n * num_frames,) + map_shape), fields)
-    warped = warped.reshape(heatmaps.shape)
     weights = jnp.asarray(self.aggregation_weights, self._wide_dtype)
-    return jnp.einsum("t,nthwk->nhwk", weights, warped)
+    if train:
+      flat = lambda a: a.reshape((n * num_frames,) + map_shape)
+      warped = self.warp(flat(difference), flat(heatmaps), train).reshape(heatmaps.shape)
+      return jnp.einsum("t,nthwk->nhwk", weights, warped)
+    # The neighbours and the reference are warped apart, so that the fields of the neighbours
+    # are used as computed instead of being copied into one batch with the shared ones.
+    others = [i for i in range(num_frames) if i != reference]
+    neighbours = lambda a: a[:, others].reshape((n * len(others),) + map_shape)
+    warped = self.warp(neighbours(difference), neighbours(heatmaps)).reshape(
+        (n, len(others)) + map_shape)
+    shared_fields = self.offset_fields(jnp.zeros((1,) + map_shape, difference.dtype))
+    warped_reference = self.deform(
+        heatmaps[:, reference], [jnp.broadcast_to(field, (n,) + field.shape[1:])
+                                 for field in shared_fields])
+    other_weights = jnp.asarray([self.aggregation_weights[i] for i in others], self._wide_dtype)
+    return (jnp.einsum("t,nthwk->nhwk", other_weights, warped)
+            + weights[reference] * warped_reference)
 
 
 def _check_same_shape(frame_a: jax.Array, frame_b: jax.Array) -> None:
