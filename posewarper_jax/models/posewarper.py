@@ -176,21 +176,21 @@ class PoseWarper(nn.Module):
     map_shape = heatmaps.shape[2:]
     weights = jnp.asarray(self.aggregation_weights, self._wide_dtype)
     if train:
-      flat = lambda a: a.reshape((n * num_frames,) + map_shape)
-      warped = self.warp(flat(difference), flat(heatmaps), train).reshape(heatmaps.shape)
-      return jnp.einsum("t,nthwk->nhwk", weights, warped)
-    # The neighbours and the reference are warped apart, so that the fields of the neighbours
-    # are used as computed instead of being copied into one batch with the shared ones.
+      batch_shape = (n * num_frames,) + map_shape
+      warped = self.warp(difference.reshape(batch_shape), heatmaps.reshape(batch_shape), train)
+      return jnp.einsum("t,nthwk->nhwk", weights, warped.reshape(heatmaps.shape))
+    # The neighbours are warped as one batch with their own fields and the reference with the
+    # shared ones, so that no field is copied into a batch of all T frames.
     others = [i for i in range(num_frames) if i != reference]
-    neighbours = lambda a: a[:, others].reshape((n * len(others),) + map_shape)
-    warped = self.warp(neighbours(difference), neighbours(heatmaps)).reshape(
-        (n, len(others)) + map_shape)
+    batch_shape = (n * len(others),) + map_shape
+    warped = self.warp(difference[:, others].reshape(batch_shape),
+                       heatmaps[:, others].reshape(batch_shape))
     shared_fields = self.offset_fields(jnp.zeros((1,) + map_shape, difference.dtype))
     warped_reference = self.deform(
         heatmaps[:, reference], [jnp.broadcast_to(field, (n,) + field.shape[1:])
                                  for field in shared_fields])
-    other_weights = jnp.asarray([self.aggregation_weights[i] for i in others], self._wide_dtype)
-    return (jnp.einsum("t,nthwk->nhwk", other_weights, warped)
+    return (jnp.einsum("t,nthwk->nhwk", weights[jnp.asarray(others)],
+                       warped.reshape((n, len(others)) + map_shape))
             + weights[reference] * warped_reference)
 
 
