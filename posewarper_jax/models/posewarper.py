@@ -189,7 +189,7 @@ class PoseWarper(nn.Module):
     warped_reference = self.deform(
         heatmaps[:, reference], [jnp.broadcast_to(field, (n,) + field.shape[1:])
                                  for field in shared_fields])
-    return (jnp.einsum("t,nthwk->nhwk", weights[jnp.asarray(others)],
+    return (jnp.einsum("t,nthwk->nhwk", weights[jnp.asarray(others, jnp.int32)],
                        warped.reshape((n, len(others)) + map_shape))
             + weights[reference] * warped_reference)
 

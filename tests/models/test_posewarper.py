@@ -128,6 +128,34 @@ def test_entry_points_agree_with_the_shared_warp(trained_variables, methods, fra
   np.testing.assert_allclose(methods["aggregate"](v, frames), expected, rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("weights", [(1.0,), (0.2, 0.5, 0.3)])
+def test_aggregating_other_window_lengths_is_the_weighted_sum_of_warps(
+    tiny_posewarper, trained_variables, methods, frames, weights):
+  """A window of 1 or 3 frames (the reference in the middle): the inference path, which warps the
+  neighbours and the reference apart, and train=True both give sum_i w_i warp(H_t - H_i, H_i)."""
+  model = tiny_posewarper.clone(aggregation_weights=weights)
+  window = frames[:, 2 - len(weights) // 2:3 + len(weights) // 2]
+  per_frame = methods["heatmaps"](trained_variables, window.reshape((-1,) + window.shape[2:]))
+  per_frame = per_frame.reshape(window.shape[:2] + per_frame.shape[1:])
+  reference = per_frame[:, len(weights) // 2]
+  expected = sum(w * methods["warp"](trained_variables, reference - per_frame[:, i],
+                                     per_frame[:, i]) for i, w in enumerate(weights))
+  inference = model.apply(trained_variables, window, method="aggregate")
+  np.testing.assert_allclose(inference, expected, rtol=1e-5, atol=1e-5)
+  # train=True: every frame runs the trunk, BatchNorm on the statistics of all N * T frames.
+  def train_mode(*args, method):
+    return model.apply(trained_variables, *args, True, method=method, mutable=["batch_stats"])[0]
+  flat = window.reshape((-1,) + window.shape[2:])
+  per_frame = train_mode(flat, method="heatmaps")
+  per_frame = per_frame.reshape(window.shape[:2] + per_frame.shape[1:])
+  difference = per_frame[:, len(weights) // 2:len(weights) // 2 + 1] - per_frame
+  warped = train_mode(difference.reshape((-1,) + per_frame.shape[2:]),
+                      per_frame.reshape((-1,) + per_frame.shape[2:]), method="warp")
+  expected = jnp.einsum("t,nthwk->nhwk", jnp.asarray(weights), warped.reshape(per_frame.shape))
+  np.testing.assert_allclose(train_mode(window, method="aggregate"), expected,
+                             rtol=1e-5, atol=1e-5)
+
+
 def test_float64_compute_is_float64_end_to_end(tiny_hrnet, trained_variables, methods, frames):
   """With x64 enabled (for this test only) a float64 PoseWarper (backbone and head) returns
   float64 warped heatmaps that agree with the float32 model's to float32 precision."""
