@@ -134,11 +134,11 @@ def test_aggregating_other_window_lengths_is_the_weighted_sum_of_warps(
   """A window of 1 or 3 frames (the reference in the middle): the inference path, which warps the
   neighbours and the reference apart, and train=True both give sum_i w_i warp(H_t - H_i, H_i)."""
   model = tiny_posewarper.clone(aggregation_weights=weights)
-  window = frames[:, 2 - len(weights) // 2:3 + len(weights) // 2]
+  middle = len(weights) // 2  # the reference: frame 2 of `frames`, the middle of the window
+  window = frames[:, 2 - middle:3 + middle]
   per_frame = methods["heatmaps"](trained_variables, window.reshape((-1,) + window.shape[2:]))
   per_frame = per_frame.reshape(window.shape[:2] + per_frame.shape[1:])
-  reference = per_frame[:, len(weights) // 2]
-  expected = sum(w * methods["warp"](trained_variables, reference - per_frame[:, i],
+  expected = sum(w * methods["warp"](trained_variables, per_frame[:, middle] - per_frame[:, i],
                                      per_frame[:, i]) for i, w in enumerate(weights))
   inference = model.apply(trained_variables, window, method="aggregate")
   np.testing.assert_allclose(inference, expected, rtol=1e-5, atol=1e-5)
@@ -148,7 +148,7 @@ def test_aggregating_other_window_lengths_is_the_weighted_sum_of_warps(
   flat = window.reshape((-1,) + window.shape[2:])
   per_frame = train_mode(flat, method="heatmaps")
   per_frame = per_frame.reshape(window.shape[:2] + per_frame.shape[1:])
-  difference = per_frame[:, len(weights) // 2:len(weights) // 2 + 1] - per_frame
+  difference = per_frame[:, middle:middle + 1] - per_frame
   warped = train_mode(difference.reshape((-1,) + per_frame.shape[2:]),
                       per_frame.reshape((-1,) + per_frame.shape[2:]), method="warp")
   expected = jnp.einsum("t,nthwk->nhwk", jnp.asarray(weights), warped.reshape(per_frame.shape))
