@@ -1,15 +1,19 @@
 """XLA:CPU settings applied when the package is imported, before JAX starts its backend.
 
-jaxlib 0.10 hands CPU convolutions to YNNPACK by default (with dots and reductions). On an
-Intel Xeon (Emerald Rapids, 2 cores, AVX-512) XLA's own convolution was 1.1-2x faster at
-HRNet's shapes (3x3, 48-306 channels: 120-242 against 83-168 GFLOP/s), the W32 and W48
-forwards 1.2-1.7x and the stage-2 training step 10-16% (benchmarks/RESULTS.md); YNNPACK's dots
-and reductions stay (without its reductions, BatchNorm statistics became XLA reduce-windows that
-took 2.8 s of a 14 s step). So on Intel CPUs the package appends
+jaxlib 0.10 hands CPU convolutions to YNNPACK by default (with dots and reductions). XLA's own
+convolution was faster on both x86 CPUs measured (benchmarks/RESULTS.md):
+  * Intel Xeon (Emerald Rapids, 2 cores, AVX-512): 1.1-2x at HRNet's shapes (3x3, 48-306
+    channels: 120-242 against 83-168 GFLOP/s), the W32 and W48 forwards 1.2-1.7x, the stage-2
+    training step 10-16%;
+  * AMD EPYC Zen 5 (family 26, 2 cores, AVX-512): 1.01-1.49x at the same shapes (262-355
+    against 182-318 GFLOP/s), the W32 and W48 forwards 1.28x and 1.10x, the stage-2 step 1.10x (median; equal at best).
+YNNPACK's dots and reductions stay (without its reductions, BatchNorm statistics became XLA
+reduce-windows that took 2.8 s of a 14 s step). So on Intel and AMD CPUs the package appends
 
   --xla_cpu_experimental_ynn_fusion_type=-individual_convolution
 
-to XLA_FLAGS. On AMD CPUs the two were not compared, and the default stays.
+to XLA_FLAGS. Other CPUs (other vendors, and ARM, whose cpuinfo names none) were not measured
+and keep jaxlib's default.
 POSEWARPER_CPU_CONVOLUTION overrides the choice: "auto" (the default, as above), "xla" (XLA's
 own convolution on any CPU) or "ynnpack" (leave XLA_FLAGS alone). An XLA_FLAGS that already
 sets xla_cpu_experimental_ynn_fusion_type is left as it is. The two convolutions round
@@ -29,6 +33,7 @@ from posewarper_jax import machine
 
 SWITCH = "POSEWARPER_CPU_CONVOLUTION"
 CHOICES = ("auto", "xla", "ynnpack")
+MEASURED_VENDORS = ("GenuineIntel", "AuthenticAMD")  # "auto" takes XLA's convolution on these
 YNN_FUSION_FLAG = "--xla_cpu_experimental_ynn_fusion_type"
 XLA_CONVOLUTION_FLAG = f"{YNN_FUSION_FLAG}=-individual_convolution"
 
@@ -43,7 +48,7 @@ def xla_flags(environ: Mapping[str, str], vendor: str) -> Optional[str]:
   if choice not in CHOICES:
     raise ValueError(f"{SWITCH}={choice!r}: expected one of {CHOICES}")
   flags = environ.get("XLA_FLAGS", "")
-  wanted = choice == "xla" or (choice == "auto" and vendor == "GenuineIntel")
+  wanted = choice == "xla" or (choice == "auto" and vendor in MEASURED_VENDORS)
   if not wanted or YNN_FUSION_FLAG in flags:
     return None
   return " ".join(filter(None, (flags, XLA_CONVOLUTION_FLAG)))
