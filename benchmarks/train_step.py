@@ -21,6 +21,7 @@ fp32 peak; on a GPU pass the card's dense peak for the dtype to read model FLOP 
 import argparse
 import pathlib
 import sys
+from typing import Optional
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # `make bench` runs scripts
 # pylint: disable=g-import-not-at-top
@@ -65,10 +66,10 @@ def random_batch(model, batch: int, height: int, width: int, stride: int,
 
 
 def compiled_step(config, model, variables, inputs: dict[str, np.ndarray],
-                  mesh: jax.sharding.Mesh):
+                  mesh: jax.sharding.Mesh, compiler_options: Optional[dict] = None):
   """(run, compiled) for the library's training step of `config` on `inputs` (a global batch
   of host arrays): run() advances a TrainState made from `variables` by one donated step of
-  config.train's Adam and returns (state, metrics)."""
+  config.train's Adam and returns (state, metrics). `compiler_options` go to XLA's compile."""
   optimizer = optimizer_lib.make_optimizer(config.train, variables["params"])
   learning_rate = jax.device_put(np.float32(config.train.learning_rate),
                                  sharding.replicated(mesh))
@@ -79,7 +80,8 @@ def compiled_step(config, model, variables, inputs: dict[str, np.ndarray],
       sharding.replicated(mesh))
   inputs = sharding.global_batch(inputs, mesh)
   train_step = step_lib.compile_train_step(step_lib.make_train_step(model, optimizer), mesh)
-  compiled = train_step.lower(state, inputs, learning_rate).compile()
+  compiled = train_step.lower(state, inputs, learning_rate).compile(
+      compiler_options=compiler_options)
   carried = [state]
 
   def run():

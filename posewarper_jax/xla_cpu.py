@@ -13,7 +13,7 @@ reduce-windows that took 2.8 s of a 14 s step). So on Intel and AMD CPUs the pac
   --xla_cpu_experimental_ynn_fusion_type=-individual_convolution
 
 to XLA_FLAGS. Other CPUs (other vendors, and ARM, whose cpuinfo names none) were not measured
-and keep jaxlib's default.
+and keep jaxlib's default; benchmarks/cpu_convolution.py compares the two on any CPU.
 POSEWARPER_CPU_CONVOLUTION overrides the choice: "auto" (the default, as above), "xla" (XLA's
 own convolution on any CPU) or "ynnpack" (leave XLA_FLAGS alone). An XLA_FLAGS that already
 sets xla_cpu_experimental_ynn_fusion_type is left as it is. The two convolutions round
