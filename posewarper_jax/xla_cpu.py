@@ -5,8 +5,9 @@ convolution was faster on both x86 CPUs measured (benchmarks/RESULTS.md):
   * Intel Xeon (Emerald Rapids, 2 cores, AVX-512): 1.1-2x at HRNet's shapes (3x3, 48-306
     channels: 120-242 against 83-168 GFLOP/s), the W32 and W48 forwards 1.2-1.7x, the stage-2
     training step 10-16%;
-  * AMD EPYC Zen 5 (family 26, 2 cores, AVX-512): 1.01-1.49x at the same shapes (262-355
-    against 182-318 GFLOP/s), the W32 and W48 forwards 1.28x and 1.10x, the stage-2 step 1.10x (median; equal at best).
+  * AMD EPYC Zen 5 (family 26, 2 cores, AVX-512): as fast to 1.5x at the same shapes (180-355
+    against 171-318 GFLOP/s), the W32 and W48 forwards 1.06-1.28x, the stage-2 step and
+    aggregation 2-9%.
 YNNPACK's dots and reductions stay (without its reductions, BatchNorm statistics became XLA
 reduce-windows that took 2.8 s of a 14 s step). So on Intel and AMD CPUs the package appends
 
