@@ -46,7 +46,7 @@ from posewarper_jax import machine, models, sharding, xla_cpu
 from posewarper_jax.inference import predict
 from posewarper_jax.models import fold_batch_norm, hrnet, posewarper
 
-_FUSION_OPTION = "xla_cpu_experimental_ynn_fusion_type"
+_FUSION_OPTION = xla_cpu.YNN_FUSION_FLAG.lstrip("-")  # the flag as a compiler option
 # Compiler options of each side: YNNPACK's fusion types as jaxlib's default sets them, and the
 # same without the convolution (what `--xla_cpu_experimental_ynn_fusion_type=
 # -individual_convolution` in XLA_FLAGS compiles to).
