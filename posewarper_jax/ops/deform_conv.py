@@ -23,6 +23,11 @@ benchmarks/deform_conv.py):
   ran on 1.3 cores). `schedule="per_image"` runs one image at a time (lax.map) instead: the
   same function with one image's intermediates at a time, for when memory is short (the
   samples kept for the backward pass are the whole batch's either way).
+- The sampling loops compile to vector code on XLA:CPU apart from the corner loads: base
+  positions are integer iotas plus a (G, T) table of the taps' terms, and float32 floors become
+  int32 through a rounding constant (`_to_int32`); together the forward 1.3x and the
+  (offset, weight) backward 1.15-1.2x faster at the PoseWarper shape than with float tables
+  indexed by the tap and saturating conversions.
 - Positions, interpolation and accumulation run in float64 when any input is float64 (x64
   enabled) and in float32 otherwise, bfloat16 included.
 - A custom VJP keeps the forward pass's samples (kh * kw * C_in floats per output pixel) and
@@ -185,6 +190,25 @@ def _take(flat: jax.Array, index: jax.Array) -> jax.Array:
       slice_sizes=(1,), mode=jax.lax.GatherScatterMode.PROMISE_IN_BOUNDS)
 
 
+# 1.5 * 2**23: adding it to a float32 integer v with |v| < 2**22 leaves v + 2**22 in the low
+# bits of the sum's mantissa.
+_ROUNDING_CONSTANT = np.float32(1.5 * 2**23)
+
+
+def _to_int32(whole: jax.Array) -> jax.Array:
+  """int32 of integer-valued floats: exact where |whole| < 2**22, some int32 elsewhere (NaN
+  included), which callers clip.
+
+  float32 reads the integer from the mantissa of whole + 1.5 * 2**23: an add, a bitcast and a
+  subtraction, where `astype` also saturates to the int32 range and maps NaN to 0 (four more
+  vector operations per conversion). float64 converts with `astype`.
+  """
+  if whole.dtype != jnp.float32:
+    return whole.astype(jnp.int32)
+  biased = jax.lax.bitcast_convert_type(whole + _ROUNDING_CONSTANT, jnp.int32)
+  return biased - jax.lax.bitcast_convert_type(_ROUNDING_CONSTANT, jnp.int32)
+
+
 def _locate(image: jax.Array, offset: jax.Array, geometry: _Geometry) -> _Grid:
   """image: (H, W, C), offset: (H_out, W_out, 2 * G * T) -> the sample grid of one image (SPEC 4.4)."""
   # Each call gathers afresh: XLA would otherwise merge the gathers of several calls into one
@@ -196,19 +220,22 @@ def _locate(image: jax.Array, offset: jax.Array, geometry: _Geometry) -> _Grid:
   groups = geometry.offset_groups
   dtype = geometry.dtype
   delta = offset.astype(dtype).reshape(out_h, out_w, groups, kh * kw, 2)
-  tap_i, tap_j = np.divmod(np.arange(kh * kw), kw)
-  base_y = (np.arange(out_h)[:, None] * geometry.stride[0] - geometry.padding[0]
-            + tap_i * geometry.dilation[0]).astype(dtype)
-  base_x = (np.arange(out_w)[:, None] * geometry.stride[1] - geometry.padding[1]
-            + tap_j * geometry.dilation[1]).astype(dtype)
-  p_y = (delta[..., 0] + base_y[:, None, None, :])[..., None]
-  p_x = (delta[..., 1] + base_x[None, :, None, :])[..., None]
+  # Integer base positions: the loop's own row and column (iota) plus a (G, T) table of the
+  # taps' terms, read with vector loads along the offsets' (G, T) axis. (Float tables indexed by
+  # row or column and tap cost 16 scalar loads per 8 samples.)
+  rows = jax.lax.broadcasted_iota(jnp.int32, delta.shape[:-1], 0)
+  cols = jax.lax.broadcasted_iota(jnp.int32, delta.shape[:-1], 1)
+  tap_i, tap_j = np.divmod(np.tile(np.arange(kh * kw, dtype=np.int32), (groups, 1)), kw)
+  base_y = rows * geometry.stride[0] + (tap_i * geometry.dilation[0] - geometry.padding[0])
+  base_x = cols * geometry.stride[1] + (tap_j * geometry.dilation[1] - geometry.padding[1])
+  p_y = (delta[..., 0] + base_y.astype(dtype))[..., None]
+  p_x = (delta[..., 1] + base_x.astype(dtype))[..., None]
   valid = (p_y > -1) & (p_y < height) & (p_x > -1) & (p_x < width)
   floor_y, floor_x = jnp.floor(p_y), jnp.floor(p_x)
   # The top-left corner (floor_y, floor_x) is pixel (floor_y + 1, floor_x + 1) of the padded
   # image; clipping only moves samples that are invalid anyway.
-  padded_y = jnp.clip(floor_y.astype(jnp.int32) + 1, 0, height)
-  padded_x = jnp.clip(floor_x.astype(jnp.int32) + 1, 0, width)
+  padded_y = jnp.clip(_to_int32(floor_y) + 1, 0, height)
+  padded_x = jnp.clip(_to_int32(floor_x) + 1, 0, width)
   channel = np.arange(channels, dtype=np.int32).reshape(groups, 1, channels // groups)
   index = (padded_y * (width + 2) + padded_x) * channels + channel
   padded = jnp.pad(image.astype(dtype), ((1, 1), (1, 1), (0, 0)))

@@ -493,3 +493,41 @@ def test_identity_kernel_init_rejects_non_square_channels():
     identity_kernel_init(None, (3, 3, 4, 5))
   with pytest.raises(ValueError, match="identity_kernel_init"):
     identity_kernel_init(None, (2, 2, 4, 4))
+
+
+@pytest.mark.parametrize("schedule", SCHEDULES)
+def test_offsets_far_outside_the_image_sample_zero(schedule):
+  """Offsets of any size (beyond the int32 range, and infinite in the forward) read inside the
+  image and contribute nothing: the results equal those with the same samples moved just
+  outside the image."""
+  case = CASES[4]
+  inputs = make_inputs(case)
+  rng = np.random.default_rng(1)
+  offset = np.asarray(inputs["offset"])
+  far = rng.random(offset.shape) < 0.3
+  far_values = np.array([5e6, -5e6, 3e9, -3e9, 1e30, -1e30, np.inf, -np.inf], np.float32)
+  pick = rng.integers(len(far_values), size=offset.shape)
+  near_offset = jnp.asarray(np.where(far, np.copysign(50.0, far_values[pick]), offset))
+  far_offset = jnp.asarray(np.where(far, far_values[pick], offset))
+  expected = reference(case, dict(inputs, offset=near_offset))
+  assert_close(jitted(case, schedule)(**dict(inputs, offset=far_offset)), expected)
+
+  def loss(x, offset, weight):
+    return jnp.sum(jnp.sin(with_schedule(schedule)(x, offset, weight, **case.kwargs)))
+
+  grad = jax.jit(jax.grad(loss, argnums=(0, 1, 2)))
+  finite_offset = jnp.where(jnp.isinf(far_offset), near_offset, far_offset)
+  for far_grad, near_grad in zip(grad(inputs["x"], finite_offset, inputs["weight"]),
+                                 grad(inputs["x"], near_offset, inputs["weight"])):
+    np.testing.assert_array_equal(np.asarray(far_grad), np.asarray(near_grad))
+
+
+def test_float32_to_int32_is_exact_below_two_to_the_22():
+  """The rounding-constant conversion of the sampling loops against numpy's, at the ends of its
+  exact range and at random integers in between."""
+  edges = np.array([-2**22, -2**22 + 1, -1, 0, 1, 2**22 - 1], np.float32)
+  whole = np.concatenate([edges, np.random.default_rng(0).integers(-2**22, 2**22, 10_000)])
+  whole = whole.astype(np.float32)
+  converted = jax.jit(deform_conv._to_int32)(jnp.asarray(whole))
+  assert converted.dtype == jnp.int32
+  np.testing.assert_array_equal(np.asarray(converted), whole.astype(np.int32))
