@@ -95,7 +95,9 @@ def forward_sides(name: str) -> list[Callable[[], Any]]:
   model, variables = fold_batch_norm(model, model_bench.random_variables(model))
   frames = jnp.asarray(np.random.default_rng(1).normal(
       size=(batch, 5 if mode == "aggregate" else 1, height, width, 3)), jnp.float32)
-  heatmaps = predict.heatmap_function(model, mode, sharding.data_mesh(jax.local_devices()))
+  mesh = sharding.data_mesh(jax.local_devices())
+  heatmaps = predict.heatmap_function(model, mode, mesh)
+  variables = predict.inference_variables(model, variables, mode, (height, width), mesh)
   return both_sides(heatmaps.lower(variables, frames), variables, frames)
 
 

@@ -55,6 +55,7 @@ def time_model(model, variables, mode: str, batch: int, height: int, width: int,
   num_frames = 1 if mode == "single" else len(eval_inputs.AGGREGATION_OFFSETS)
   frames = jnp.asarray(np.random.default_rng(0).normal(
       size=(batch, num_frames, height, width, 3)), jnp.float32)
+  variables = predict.inference_variables(model, variables, mode, (height, width), mesh)
   compiled = forward.lower(variables, frames).compile()
   seconds = model_bench.time_calls(lambda: compiled(variables, frames), repeats)
   return seconds, model_bench.xla_flops(compiled) / 1e9

@@ -18,7 +18,8 @@ Rows, each as a user runs it by default:
     forward, JointsMSELoss with target weights, zero_grad, backward, Adam step over
     model.parameters() (the frozen ones get no gradient), as in lib/core/function.py.
   * aggregation: temporal pose aggregation (SPEC 7b), W48 384x288, 2 boxes x 5 frames. Ours:
-    predict's "aggregate" heatmap function (folded); official: PoseAgg in eval mode.
+    predict's "aggregate" heatmap function (folded, with the reference frame's offsets
+    computed beforehand as predict computes them); official: PoseAgg in eval mode.
 The deformable convolution against torchvision alone is benchmarks/deform_conv.py.
 
 Both sides get the same weights (ours random as benchmarks/model.py, exported with
@@ -184,7 +185,9 @@ def forward_pair(row: Row, official_modules, repeats: int, rounds: int):
       size=(row.batch, num_frames, row.height, row.width, 3)).astype(np.float32)
   folded_model, folded = fold_batch_norm(model, variables)
   mesh = sharding.data_mesh(jax.local_devices())
-  heatmaps = predict.heatmap_function(folded_model, "aggregate" if aggregate else "single", mesh)
+  mode = "aggregate" if aggregate else "single"
+  heatmaps = predict.heatmap_function(folded_model, mode, mesh)
+  folded = predict.inference_variables(folded_model, folded, mode, (row.height, row.width), mesh)
   frames_jax = jnp.asarray(frames)
   official_input = nchw(frames)  # eval_inputs orders the frames as the official channels do
 

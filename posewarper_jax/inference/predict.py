@@ -37,7 +37,7 @@ from posewarper_jax.data import file_io
 from posewarper_jax.data import records
 from posewarper_jax.data import transforms
 from posewarper_jax.inference import decode
-from posewarper_jax.models import HRNet, PoseWarper
+from posewarper_jax.models import REFERENCE_FIELDS, HRNet, PoseWarper, with_reference_fields
 from posewarper_jax.models import fold
 from posewarper_jax import sharding
 
@@ -47,6 +47,8 @@ MODES = ("single", "aggregate")
 TIME_ORDER = tuple(int(i) for i in np.argsort(eval_inputs.AGGREGATION_OFFSETS))
 # Where a box is in a tuple of videos: the keys of the per-box arrays of eval_inputs.
 BOX_LOCATION = ("video_index", "frame_position", "person_index")
+# The variable collections the heatmap functions read.
+INFERENCE_COLLECTIONS = ("params", "batch_stats", REFERENCE_FIELDS)
 
 
 def check_eval_config(config: ml_collections.ConfigDict) -> None:
@@ -105,12 +107,23 @@ def heatmap_function(model: nn.Module, mode: str, mesh: jax.sharding.Mesh,
 
 
 def replicated_variables(variables: dict, mesh: jax.sharding.Mesh) -> dict:
-  """{"params", "batch_stats"} of `variables` (other collections dropped), replicated on `mesh`.
+  """{"params", "batch_stats", REFERENCE_FIELDS} of `variables` (other collections
+  dropped), replicated on `mesh`.
 
   A BatchNorm-folded model's variables (models/fold.py) have no "batch_stats".
   """
-  return jax.device_put({name: variables[name] for name in ("params", "batch_stats")
+  return jax.device_put({name: variables[name] for name in INFERENCE_COLLECTIONS
                          if name in variables}, sharding.replicated(mesh))
+
+
+def inference_variables(model: nn.Module, variables: dict, mode: str,
+                        image_shape: Sequence[int], mesh: jax.sharding.Mesh) -> dict:
+  """The variables to give heatmap_function(model, mode, mesh) for crops of image_shape (H, W),
+  replicated on `mesh`: for "aggregate", with the reference frame's offset fields computed once
+  (with_reference_fields) instead of on every call."""
+  if mode == "aggregate":
+    variables = with_reference_fields(model, variables, image_shape)
+  return replicated_variables(variables, mesh)
 
 
 def predict(videos: Sequence[records.Video], model: nn.Module, variables: dict,
@@ -143,7 +156,8 @@ def predict(videos: Sequence[records.Video], model: nn.Module, variables: dict,
   if fold_batch_norm:
     model, variables = fold.fold_batch_norm(model, variables)
   forward = heatmap_function(model, eval_config.mode, mesh, eval_config.flip_test)
-  variables = replicated_variables(variables, mesh)
+  width, height = input_config.image_size
+  variables = inference_variables(model, variables, eval_config.mode, (height, width), mesh)
   skipped = collections.Counter()
   dataset = eval_inputs.make_eval_dataset(videos, input_config,
                                           batch_size=eval_config.batch_size,

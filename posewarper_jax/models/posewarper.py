@@ -11,6 +11,7 @@ method=...)`):
   * `aggregate(frames)`: weighted sum of the five warped neighbours of frame t (SPEC 7b).
 """
 
+import functools
 from typing import Any, Sequence
 
 import flax.linen as nn
@@ -30,6 +31,9 @@ DILATIONS = (3, 6, 12, 18, 24)
 DEFORM_KERNEL = 3
 # SPEC 7b: weights of frames t-2, t-1, t, t+1, t+2 in temporal aggregation.
 AGGREGATION_WEIGHTS = (0.1, 0.25, 0.3, 0.25, 0.1)
+# Variables collection written by `with_reference_fields`: the offset fields of a zero heatmap
+# difference (the reference frame's in inference-mode aggregation), stored as "fields".
+REFERENCE_FIELDS = "reference_fields"
 # SPEC 5.4 (official: frozen backbone BN still uses batch statistics and updates running stats)
 # and SPEC 10.2 (mmpose: frozen stages run in inference mode).
 BACKBONE_BATCH_STATS_MODES = ("batch", "running")
@@ -108,6 +112,11 @@ class PoseWarper(nn.Module):
       features = block(features, train)
     return [offset_conv(features).astype(self._wide_dtype) for offset_conv in self.offsets]
 
+  def reference_fields(self, map_shape: Sequence[int]) -> tuple[jax.Array, ...]:
+    """Per dilation, the offsets (1, h, w, 2 * K * 9) of a zero difference of shape map_shape
+    (h, w, K): the reference frame's in `aggregate` (inference mode)."""
+    return tuple(self.offset_fields(jnp.zeros((1,) + tuple(map_shape), self.dtype)))
+
   def deform(self, heatmaps: jax.Array, fields: Sequence[jax.Array]) -> jax.Array:
     """Mean over dilations of heatmaps (N, h, w, K) deformed by `offset_fields` -> float32
     (float64 for a float64 head)."""
@@ -162,7 +171,8 @@ class PoseWarper(nn.Module):
     H_i). The reference frame goes through the warper too. Its difference is exactly zero, so
     in inference mode (BatchNorm on running statistics) its offsets do not depend on the input:
     they are computed once from a zero map and shared by the batch, which saves the offset
-    trunk on 1 of the T frames. With train=True every frame runs the trunk, as in the original.
+    trunk on 1 of the T frames, and variables from `with_reference_fields` save it on every
+    call. With train=True every frame runs the trunk, as in the original.
     """
     num_frames = len(self.aggregation_weights)
     if frames.ndim != 5 or frames.shape[1] != num_frames:
@@ -185,13 +195,44 @@ class PoseWarper(nn.Module):
     batch_shape = (n * len(others),) + map_shape
     warped = self.warp(difference[:, others].reshape(batch_shape),
                        heatmaps[:, others].reshape(batch_shape))
-    shared_fields = self.offset_fields(jnp.zeros((1,) + map_shape, difference.dtype))
+    shared_fields = self._stored_reference_fields(map_shape)
+    if shared_fields is None:
+      shared_fields = self.reference_fields(map_shape)
     warped_reference = self.deform(
         heatmaps[:, reference], [jnp.broadcast_to(field, (n,) + field.shape[1:])
                                  for field in shared_fields])
     return (jnp.einsum("t,nthwk->nhwk", weights[jnp.asarray(others, jnp.int32)],
                        warped.reshape((n, len(others)) + map_shape))
             + weights[reference] * warped_reference)
+
+  def _stored_reference_fields(self, map_shape: tuple[int, ...]):
+    """The REFERENCE_FIELDS collection's fields, checked against map_shape (h, w, K), or None."""
+    if not self.has_variable(REFERENCE_FIELDS, "fields"):
+      return None
+    fields = self.get_variable(REFERENCE_FIELDS, "fields")
+    field_shape = (1,) + map_shape[:2] + (2 * map_shape[2] * DEFORM_KERNEL ** 2,)
+    expected = [field_shape] * len(self.dilations)
+    if [tuple(field.shape) for field in fields] != expected:
+      raise ValueError(f"PoseWarper.aggregate: variables[{REFERENCE_FIELDS!r}] hold fields of "
+                       f"shapes {[tuple(field.shape) for field in fields]}, heatmaps {map_shape} "
+                       f"need {expected}; recompute them with with_reference_fields for this "
+                       f"crop size")
+    return fields
+
+
+def with_reference_fields(model: PoseWarper, variables: dict,
+                          image_shape: Sequence[int]) -> dict:
+  """`variables` plus REFERENCE_FIELDS for crops of image_shape (H, W): the reference frame's
+  offset fields, which `aggregate` in inference mode then reads instead of computing them on
+  every call (one offset trunk pass per call). They are a function of the parameters (and
+  running statistics): compute them again after changing `variables`."""
+  height, width = image_shape
+  images = jax.ShapeDtypeStruct((1, height, width, 3), jnp.float32)
+  map_shape = jax.eval_shape(functools.partial(model.apply, method=PoseWarper.heatmaps),
+                             variables, images).shape[1:]
+  fields = jax.jit(functools.partial(model.apply, map_shape=map_shape,
+                                     method=PoseWarper.reference_fields))(variables)
+  return {**variables, REFERENCE_FIELDS: {"fields": fields}}
 
 
 def _check_same_shape(frame_a: jax.Array, frame_b: jax.Array) -> None:

@@ -86,6 +86,15 @@ def test_aggregation_takes_frames_in_time_order(loaded, videos, config):
   scale = np.abs(expected).max()
   assert np.abs(per_frame[-2] - per_frame[0]).max() > 1e-2 * scale  # The frames differ.
   np.testing.assert_allclose(aggregated, expected, rtol=1e-4, atol=1e-5 * scale)
+  # What predict gives the function: the reference frame's offsets computed once beforehand.
+  prepared = predict.inference_variables(model, variables, "aggregate",
+                                         batch["frames"].shape[2:4], mesh)
+  assert models.REFERENCE_FIELDS in prepared
+  assert models.REFERENCE_FIELDS not in predict.inference_variables(
+      model, variables, "single", batch["frames"].shape[2:4], mesh)
+  np.testing.assert_allclose(
+      predict.heatmap_function(model, "aggregate", mesh)(prepared, batch["frames"]), aggregated,
+      rtol=1e-6, atol=1e-6 * scale)
 
 
 def test_flip_test_returns_heatmaps_of_the_flipped_crops(loaded, videos, config):

@@ -6,7 +6,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from posewarper_jax.models import PoseWarper, convert, posewarper
+from posewarper_jax.models import (REFERENCE_FIELDS, PoseWarper, convert, posewarper,
+                                   with_reference_fields)
 from tests.models import official_layout
 from tests.models.conftest import IMAGE_SHAPE, TINY_HEAD
 
@@ -154,6 +155,41 @@ def test_aggregating_other_window_lengths_is_the_weighted_sum_of_warps(
   expected = jnp.einsum("t,nthwk->nhwk", jnp.asarray(weights), warped.reshape(per_frame.shape))
   np.testing.assert_allclose(train_mode(window, method="aggregate"), expected,
                              rtol=1e-5, atol=1e-5)
+
+
+def test_aggregating_with_stored_reference_fields(tiny_posewarper, trained_variables, methods,
+                                                 frames):
+  """with_reference_fields stores the offsets of a zero difference; aggregate reads them instead
+  of computing them: the same heatmaps, the stored fields are the ones used, and fields of
+  another crop size are refused."""
+  stored = with_reference_fields(tiny_posewarper, trained_variables, frames.shape[2:4])
+  fields = stored[REFERENCE_FIELDS]["fields"]
+  heatmaps = methods["heatmaps"](trained_variables, frames.reshape((-1,) + frames.shape[2:]))
+  heatmaps = heatmaps.reshape(frames.shape[:2] + heatmaps.shape[1:])
+  zero_difference = jnp.zeros((1,) + heatmaps.shape[2:])
+  computed = tiny_posewarper.apply(trained_variables, zero_difference, method="offset_fields")
+  assert len(fields) == len(TINY_HEAD["dilations"])
+  for field, expected in zip(fields, computed):
+    assert float(jnp.abs(expected).max()) > 1e-3  # Biases and borders: not zero.
+    np.testing.assert_allclose(field, expected, rtol=1e-6, atol=1e-7)
+  np.testing.assert_allclose(methods["aggregate"](stored, frames),
+                             methods["aggregate"](trained_variables, frames), rtol=1e-6,
+                             atol=1e-7)
+  # Other stored fields: the reference is warped with them, the neighbours as before.
+  zeros = [jnp.zeros_like(field) for field in fields]
+  replaced = {**stored, REFERENCE_FIELDS: {"fields": tuple(zeros)}}
+  weights = tiny_posewarper.aggregation_weights
+  expected = sum(w * methods["warp"](trained_variables, heatmaps[:, 2] - heatmaps[:, i],
+                                     heatmaps[:, i]) for i, w in enumerate(weights) if i != 2)
+  reference = tiny_posewarper.apply(trained_variables, heatmaps[:, 2],
+                                    [jnp.broadcast_to(z, (2,) + z.shape[1:]) for z in zeros],
+                                    method="deform")
+  np.testing.assert_allclose(methods["aggregate"](replaced, frames),
+                             expected + weights[2] * reference, rtol=1e-5, atol=1e-6)
+  other_size = with_reference_fields(tiny_posewarper, trained_variables,
+                                     (frames.shape[2] // 2, frames.shape[3]))
+  with pytest.raises(ValueError, match="with_reference_fields for this crop size"):
+    methods["aggregate"](other_size, frames)
 
 
 def test_float64_compute_is_float64_end_to_end(tiny_hrnet, trained_variables, methods, frames):
