@@ -1,13 +1,15 @@
 """XLA:CPU settings applied when the package is imported, before JAX starts its backend.
 
 jaxlib 0.10 hands CPU convolutions to YNNPACK by default (with dots and reductions). XLA's own
-convolution was faster on both x86 CPUs measured (benchmarks/RESULTS.md):
+convolution was faster on every x86 CPU measured (benchmarks/RESULTS.md):
   * Intel Xeon (Emerald Rapids, 2 cores, AVX-512): 1.1-2x at HRNet's shapes (3x3, 48-306
     channels: 120-242 against 83-168 GFLOP/s), the W32 and W48 forwards 1.2-1.7x, the stage-2
     training step 10-16%;
   * AMD EPYC Zen 5 (family 26, 2 cores, AVX-512): as fast to 1.5x at the same shapes (180-355
     against 171-318 GFLOP/s), the W32 and W48 forwards 1.06-1.28x, the stage-2 step and
-    aggregation 2-9%.
+    aggregation 2-9%;
+  * AMD EPYC Zen 3 (family 25 model 1, 2 cores, AVX2): 1.03-1.8x at the same shapes (90-172
+    against 86-147 GFLOP/s), the W48 forward 12%, the stage-2 step 13%, aggregation 25%.
 YNNPACK's dots and reductions stay (without its reductions, BatchNorm statistics became XLA
 reduce-windows that took 2.8 s of a 14 s step). So on Intel and AMD CPUs the package appends
 
