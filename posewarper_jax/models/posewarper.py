@@ -230,9 +230,16 @@ def with_reference_fields(model: PoseWarper, variables: dict,
   images = jax.ShapeDtypeStruct((1, height, width, 3), jnp.float32)
   map_shape = jax.eval_shape(functools.partial(model.apply, method=PoseWarper.heatmaps),
                              variables, images).shape[1:]
-  fields = jax.jit(functools.partial(model.apply, map_shape=map_shape,
-                                     method=PoseWarper.reference_fields))(variables)
+  fields = _reference_fields_function(model, map_shape)(variables)
   return {**variables, REFERENCE_FIELDS: {"fields": fields}}
+
+
+@functools.lru_cache(maxsize=16)
+def _reference_fields_function(model: PoseWarper, map_shape: tuple[int, ...]):
+  """Jitted variables -> model.reference_fields(map_shape), cached so that repeated predictions
+  (e.g. the training loop's evaluations) compile it once per model and shape."""
+  return jax.jit(functools.partial(model.apply, map_shape=map_shape,
+                                   method=PoseWarper.reference_fields))
 
 
 def _check_same_shape(frame_a: jax.Array, frame_b: jax.Array) -> None:
