@@ -9,7 +9,8 @@ import numpy as np
 from posewarper_jax import models
 from tests.train.conftest import losses, run, run_environment, start, train_command
 
-STEPS = {"train__num_steps": "6"}
+# Two steps, as in test_eight_devices_give_the_parameters_of_one.
+STEPS = {"train__num_steps": "2"}
 
 
 def _params(workdir):
@@ -33,7 +34,7 @@ def test_eight_devices_give_the_parameters_of_one(tmp_path, synthetic_root, comp
   """
   for num_devices in (1, 8):
     workdir = tmp_path / f"devices_{num_devices}"
-    result = run(train_command(workdir, "stage1", synthetic_root, train__num_steps="2"),
+    result = run(train_command(workdir, "stage1", synthetic_root, **STEPS),
                  run_environment(compilation_cache, num_devices))
     _check_ok(result)
     assert f"on {num_devices} devices" in result.stderr
@@ -52,7 +53,8 @@ def _free_port() -> int:
 
 def test_two_processes_on_localhost(tmp_path, synthetic_root, compilation_cache):
   """jax.distributed on CPU: each process feeds half the global batch; both end with the same
-  parameters, which are those of the saved checkpoint."""
+  parameters, which are those of the saved checkpoint. (Each process reads its own shard of
+  the videos, so the batches are not those of a one-process run.)"""
   port = _free_port()
   command = train_command(tmp_path / "run", "stage1", synthetic_root, **STEPS)
   processes = [
@@ -66,8 +68,8 @@ def test_two_processes_on_localhost(tmp_path, synthetic_root, compilation_cache)
     logs.append((tmp_path / f"process_{i}.log").read_text())
     assert code == 0, logs[-1][-5000:]
   assert "on 2 devices, 2 processes" in logs[0]
-  checksums = [float(re.search(r"finished at step 6; parameter checksum (\S+)", log).group(1))
-               for log in logs]
+  finished = rf"finished at step {STEPS['train__num_steps']}; parameter checksum (\S+)"
+  checksums = [float(re.search(finished, log).group(1)) for log in logs]
   assert checksums[0] == checksums[1]
   saved = sum(np.abs(leaf.astype(np.float64)).sum()
               for leaf in jax.tree.leaves(_params(tmp_path / "run")))

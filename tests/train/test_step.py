@@ -10,6 +10,7 @@ import pytest
 from configs import common
 from posewarper_jax import sharding
 from posewarper_jax.models import HRNet, PoseWarper
+from posewarper_jax.models import checkpoint as checkpoint_lib
 from posewarper_jax.train import losses
 from posewarper_jax.train import optimizer as optimizer_lib
 from posewarper_jax.train import state as state_lib
@@ -33,7 +34,7 @@ def _run_step(model, trainable: str):
   config = common.train_config("stage2")
   config.trainable = trainable
   config.learning_rate = 1e-2
-  params = jax.eval_shape(lambda: state_lib.initial_variables(model, 0))["params"]
+  params = checkpoint_lib.abstract_variables(model)["params"]
   optimizer = optimizer_lib.make_optimizer(config, params)
   state = state_lib.initial_state(model, optimizer, seed=0)
   before = jax.tree.map(np.asarray, state)
@@ -74,7 +75,7 @@ def test_stage2_step_trains_the_head_only(stage2_results):
 
 def _numbered_variables(model, first: int) -> dict:
   """Variables of `model`'s shapes whose leaves are filled with distinct numbers from `first`."""
-  abstract = jax.eval_shape(lambda: state_lib.initial_variables(model, 0))
+  abstract = checkpoint_lib.abstract_variables(model)
   leaves, treedef = jax.tree.flatten(abstract)
   return jax.tree.unflatten(treedef, [np.full(leaf.shape, first + i, leaf.dtype)
                                       for i, leaf in enumerate(leaves)])
