@@ -11,7 +11,7 @@ elsewhere pass --coordinator_address=HOST:PORT --num_processes=N --process_id=I 
 from posewarper_jax import host_memory
 
 if __name__ == "__main__":
-  host_memory.restart_with_huge_pages()  # first: it re-executes the command line
+  host_memory.restart_with_huge_pages(keep_freed_memory=True)  # first: it re-executes
 
 from absl import app
 from absl import flags

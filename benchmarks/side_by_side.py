@@ -16,7 +16,9 @@ Rows, each as a user runs it by default:
   * stage2_step: a stage-2 training step, W48 384x288, 4 pairs, Adam (learning rate 1e-4,
     frozen backbone). Ours: train/step.py's donated step (benchmarks/train_step.py); official:
     forward, JointsMSELoss with target weights, zero_grad, backward, Adam step over
-    model.parameters() (the frozen ones get no gradient), as in lib/core/function.py.
+    model.parameters() (the frozen ones get no gradient), as in lib/core/function.py. The row
+    runs in a process of its own with train.py's malloc settings (host_memory: freed memory
+    kept), both sides alike; the other rows run with evaluate.py's.
   * aggregation: temporal pose aggregation (SPEC 7b), W48 384x288, 2 boxes x 5 frames. Ours:
     predict's "aggregate" heatmap function (folded, with the reference frame's offsets
     computed beforehand as predict computes them); official: PoseAgg in eval mode.
@@ -38,10 +40,12 @@ runs on as many threads as the process may use, like XLA.
 import argparse
 import dataclasses
 import importlib.util
+import multiprocessing
+import os
 import pathlib
 import sys
 import types
-from typing import Any, Callable
+from typing import Any
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # `make bench` runs scripts
 # pylint: disable=g-import-not-at-top
@@ -252,6 +256,26 @@ def step_pair(row: Row, official_modules, repeats: int, rounds: int):
   return (*seconds, abs(first_losses[0] - first_losses[1]) / abs(first_losses[1]))
 
 
+def _step_row(row: Row, official_root: pathlib.Path, repeats: int, rounds: int):
+  torch.set_num_threads(machine.available_cores())
+  return step_pair(row, import_official(official_root), repeats, rounds)
+
+
+def step_pair_in_training_process(row: Row, official_root: pathlib.Path, repeats: int,
+                                  rounds: int):
+  """step_pair in a fresh interpreter whose malloc is set up as train.py's (glibc reads its
+  tunables at process start)."""
+  environment = host_memory.huge_page_environment(os.environ, keep_freed_memory=True)
+  saved = dict(os.environ)
+  os.environ.update(environment or {})
+  try:
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+      return pool.apply(_step_row, (row, official_root, repeats, rounds))
+  finally:
+    os.environ.clear()
+    os.environ.update(saved)
+
+
 def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--official", type=pathlib.Path, required=True,
@@ -277,8 +301,11 @@ def main() -> None:
       continue
     if args.small:
       row = dataclasses.replace(row, **SMALL)
-    pair: Callable = step_pair if row.name == "stage2_step" else forward_pair
-    ours, official, difference = pair(row, official_modules, args.repeats, args.rounds)
+    if row.name == "stage2_step":
+      ours, official, difference = step_pair_in_training_process(row, args.official,
+                                                                 args.repeats, args.rounds)
+    else:
+      ours, official, difference = forward_pair(row, official_modules, args.repeats, args.rounds)
     size = f"{row.height}x{row.width} b{row.batch}"
     rate = f"{row.batch / ours:.3f} {row.items}/s"
     print(f"{row.work:<24} {size:<16} {ours:8.3f} {official:10.3f} {official / ours:13.2f} "

@@ -12,7 +12,9 @@ from configs/common.py (config.model.dtype and .remat set from the flags), varia
 warm-up step. FLOPs come from XLA's cost analysis of the compiled step (per device, times the
 devices); "of peak" divides the rate by --peak_gflops per device (default: the reference CPU's
 fp32 peak; on a GPU pass the card's dense peak for the dtype to read model FLOP utilisation).
---small runs the same code on configs/synthetic.py's tiny model and 128x96 crops.
+--small runs the same code on configs/synthetic.py's tiny model and 128x96 crops. The process
+runs with train.py's malloc settings (posewarper_jax/host_memory.py: freed memory kept;
+POSEWARPER_KEEP_MEMORY=0 for glibc's defaults).
 
   python benchmarks/train_step.py [--only stage1 stage2] [--dtype float32 bfloat16] [--batch N]
                                   [--remat] [--repeats 3] [--peak_gflops 157] [--small]
@@ -28,7 +30,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))  # `make be
 from posewarper_jax import host_memory
 
 if __name__ == "__main__":
-  host_memory.restart_with_huge_pages()  # first: it re-executes the command line
+  host_memory.restart_with_huge_pages(keep_freed_memory=True)  # first: it re-executes
 
 import jax
 import jax.numpy as jnp
