@@ -11,7 +11,7 @@ memory comes from differs.
 
 Training processes (train.py, benchmarks/train_step.py) also keep the memory they free: one
 malloc arena, no mmaps and no trimming (KEPT_MEMORY_TUNABLES). Even on huge pages, every
-stage-2 step at HRNet-W48's size spent 4-9 s of CPU time in the kernel faulting in memory
+stage-2 step at HRNet-W48's size spent 4-7 s of CPU time in the kernel faulting in memory
 that the previous step had handed back; with these settings the memory stays in the process
 after the first step, system time falls to 0.1-0.3 s and the step ran 1.15-1.3x faster on a
 2-core Zen 3 (benchmarks/RESULTS.md), with the same peak memory. Inference keeps glibc's
