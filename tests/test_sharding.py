@@ -17,6 +17,7 @@ _TWO_DEVICE_SCRIPT = textwrap.dedent("""
     import jax, jax.numpy as jnp, numpy as np
     from posewarper_jax.models import HRNet
     from posewarper_jax import sharding
+    from posewarper_jax.train.state import jit_init
     from tests.models.conftest import TINY_HRNET
 
     assert jax.device_count() == 2, jax.devices()
@@ -24,7 +25,7 @@ _TWO_DEVICE_SCRIPT = textwrap.dedent("""
     images = np.random.default_rng(0).normal(size=(4, 64, 32, 3))
     images[2:] = 5 * images[2:] + 3  # The two devices' halves have different statistics.
     images = jnp.asarray(images, jnp.float32)
-    variables = jax.jit(model.init)(jax.random.key(0), images[:1])
+    variables = jit_init(model)(jax.random.key(0), images[:1])
 
     def train_forward(variables, images):
       return model.apply(variables, images, train=True, mutable=["batch_stats"])

@@ -25,6 +25,7 @@ from posewarper_jax.eval import posetrack_map
 from posewarper_jax.eval import predictions
 from posewarper_jax.models import HRNet, PoseWarper
 from posewarper_jax import sharding
+from posewarper_jax.train import state as state_lib
 from tests.conftest import REPO_ROOT
 from tests.data import derived_sample
 from tests.models.conftest import TINY_HEAD, TINY_HRNET
@@ -54,7 +55,7 @@ def checkpoint(tmp_path_factory, config) -> pathlib.Path:
   model = PoseWarper(backbone=HRNet(**TINY_HRNET), **TINY_HEAD)
   width, height = config.input.image_size
   images = jnp.zeros((1, height, width, 3))
-  variables = jax.jit(model.init)(jax.random.key(0), images, images)
+  variables = state_lib.jit_init(model)(jax.random.key(0), images, images)
   return models.save(tmp_path_factory.mktemp("checkpoint"), model, variables)
 
 
