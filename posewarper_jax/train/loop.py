@@ -98,8 +98,8 @@ def _replicate(tree: Any, mesh: jax.sharding.Mesh) -> Any:
                                              lambda index: np.asarray(x)[index]), tree)
 
 
-def _abstract_state(model, optimizer, mesh) -> state_lib.TrainState:
-  abstract = state_lib.abstract_state(model, optimizer)
+def _abstract_state(abstract_variables, optimizer, mesh) -> state_lib.TrainState:
+  abstract = state_lib.abstract_state(abstract_variables, optimizer)
   replicated = sharding.replicated(mesh)
   return jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=replicated),
                       abstract)
@@ -159,11 +159,11 @@ def prepare(config: ml_collections.ConfigDict, workdir: str) -> Run:
   per_epoch = steps_per_epoch(frame_pairs.num_instances(videos, config.input), train.batch_size)
   num_steps = train.num_steps if train.num_steps >= 0 else train.num_epochs * per_epoch
   schedule = optimizer_lib.learning_rate_schedule(train, per_epoch)
-  optimizer = optimizer_lib.make_optimizer(
-      train, checkpoint_lib.abstract_variables(model)["params"])
+  abstract_variables = checkpoint_lib.abstract_variables(model)
+  optimizer = optimizer_lib.make_optimizer(train, abstract_variables["params"])
   checkpoints_lib.write_run_config(workdir, config)
   checkpoints = checkpoints_lib.Checkpoints(workdir, train.keep_checkpoints)
-  state = checkpoints.restore(_abstract_state(model, optimizer, mesh))
+  state = checkpoints.restore(_abstract_state(abstract_variables, optimizer, mesh))
   if state is None:
     state = _replicate(state_lib.initial_state(model, optimizer, seed=config.seed,
                                                init_from=train.init_from), mesh)

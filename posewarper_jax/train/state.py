@@ -121,10 +121,11 @@ def initial_state(model: nn.Module, optimizer: optax.GradientTransformation, *, 
   return _step_zero(variables, optimizer)
 
 
-def abstract_state(model: nn.Module, optimizer: optax.GradientTransformation) -> TrainState:
-  """Shapes and dtypes of `initial_state`'s result, without computing anything."""
-  return jax.eval_shape(lambda variables: _step_zero(variables, optimizer),
-                        checkpoint_lib.abstract_variables(model))
+def abstract_state(abstract_variables: dict[str, Any],
+                   optimizer: optax.GradientTransformation) -> TrainState:
+  """Shapes and dtypes of `initial_state`'s result from those of the model's variables
+  (models.checkpoint.abstract_variables), without computing anything."""
+  return jax.eval_shape(lambda variables: _step_zero(variables, optimizer), abstract_variables)
 
 
 def _step_zero(variables: dict[str, Any], optimizer: optax.GradientTransformation) -> TrainState:
