@@ -79,20 +79,20 @@ def model_from_config(config: dict[str, Any]) -> nn.Module:
   return MODEL_CLASSES[config["class"]](**fields)
 
 
-def example_images(model: nn.Module) -> jax.Array:
-  """The smallest valid image batch (1, m, m, 3) for `model` (parameter shapes do not depend on it)."""
+def example_inputs(model: nn.Module) -> tuple[jax.Array, ...]:
+  """The smallest valid image batch (1, m, m, 3) for `model`, once per input (HRNet: one frame,
+  PoseWarper: two); parameter shapes do not depend on it."""
   backbone = model.backbone if isinstance(model, PoseWarper) else model
   size = backbone.min_input_multiple
-  return jnp.zeros((1, size, size, 3), jnp.float32)
+  images = jnp.zeros((1, size, size, 3), jnp.float32)
+  return (images, images) if isinstance(model, PoseWarper) else (images,)
 
 
 def abstract_variables(model: nn.Module) -> dict[str, Any]:
   """Shapes and dtypes of the model's {"params", "batch_stats"}, placed on this process's first
   device, without computing anything. Restoring with them reads a checkpoint whatever devices
   it was saved from (e.g. a run on 8 devices or several hosts)."""
-  images = example_images(model)
-  inputs = (images, images) if isinstance(model, PoseWarper) else (images,)
-  shapes = jax.eval_shape(model.init, jax.random.key(0), *inputs)
+  shapes = jax.eval_shape(model.init, jax.random.key(0), *example_inputs(model))
   device = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
   return jax.tree.map(lambda s: jax.ShapeDtypeStruct(s.shape, s.dtype, sharding=device), shapes)
 

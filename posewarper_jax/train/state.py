@@ -39,11 +39,6 @@ def parameter_checksum(params: Any) -> float:
   return float(sum(np.abs(np.asarray(leaf, np.float64)).sum() for leaf in jax.tree.leaves(params)))
 
 
-def _example_inputs(model: nn.Module) -> tuple[jax.Array, ...]:
-  images = checkpoint_lib.example_images(model)
-  return (images, images) if isinstance(model, PoseWarper) else (images,)
-
-
 # XLA:CPU compiles an initialiser's hundreds of threefry draws at LLVM optimisation level 1 to
 # the same bits as at the default level (tests/train/test_state.py), in a quarter of the time
 # for the tests' tiny HRNet (4 against 17 s) and 11% less for HRNet-W48's PoseWarper (49
@@ -59,7 +54,7 @@ def jit_init(module: nn.Module):
 
 def initial_variables(model: nn.Module, seed: int) -> dict[str, Any]:
   """The model's initialisers (SPEC 2, 4.6) from `seed` -> {"params", "batch_stats"}."""
-  variables = jit_init(model)(jax.random.key(seed), *_example_inputs(model))
+  variables = jit_init(model)(jax.random.key(seed), *checkpoint_lib.example_inputs(model))
   return {"params": variables["params"], "batch_stats": variables["batch_stats"]}
 
 
