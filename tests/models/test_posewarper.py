@@ -1,6 +1,8 @@
 """PoseWarper: layout and size, identity at init, the three entry points, float64, freezing,
 BN modes."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -141,11 +143,14 @@ def test_aggregating_other_window_lengths_is_the_weighted_sum_of_warps(
   per_frame = per_frame.reshape(window.shape[:2] + per_frame.shape[1:])
   expected = sum(w * methods["warp"](trained_variables, per_frame[:, middle] - per_frame[:, i],
                                      per_frame[:, i]) for i, w in enumerate(weights))
-  inference = model.apply(trained_variables, window, method="aggregate")
+  inference = jax.jit(functools.partial(model.apply, method="aggregate"))(trained_variables,
+                                                                          window)
   np.testing.assert_allclose(inference, expected, rtol=1e-5, atol=1e-5)
   # train=True: every frame runs the trunk, BatchNorm on the statistics of all N * T frames.
   def train_mode(*args, method):
-    return model.apply(trained_variables, *args, True, method=method, mutable=["batch_stats"])[0]
+    apply = jax.jit(lambda *args: model.apply(trained_variables, *args, True, method=method,
+                                              mutable=["batch_stats"])[0])
+    return apply(*args)
   flat = window.reshape((-1,) + window.shape[2:])
   per_frame = train_mode(flat, method="heatmaps")
   per_frame = per_frame.reshape(window.shape[:2] + per_frame.shape[1:])
