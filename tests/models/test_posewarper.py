@@ -148,9 +148,9 @@ def test_aggregating_other_window_lengths_is_the_weighted_sum_of_warps(
   np.testing.assert_allclose(inference, expected, rtol=1e-5, atol=1e-5)
   # train=True: every frame runs the trunk, BatchNorm on the statistics of all N * T frames.
   def train_mode(*args, method):
-    apply = jax.jit(lambda *args: model.apply(trained_variables, *args, True, method=method,
-                                              mutable=["batch_stats"])[0])
-    return apply(*args)
+    apply = jax.jit(lambda variables, *inputs: model.apply(
+        variables, *inputs, True, method=method, mutable=["batch_stats"])[0])
+    return apply(trained_variables, *args)
   flat = window.reshape((-1,) + window.shape[2:])
   per_frame = train_mode(flat, method="heatmaps")
   per_frame = per_frame.reshape(window.shape[:2] + per_frame.shape[1:])
