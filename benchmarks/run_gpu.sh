@@ -2,7 +2,11 @@
 # The benchmarks for a GPU machine in one run: the training steps (train_step.py), the HRNet
 # forward (model.py) and the deformable convolution (deform_conv.py), in bfloat16 then float32,
 # "of peak" against the card's dense peak for that dtype (model FLOP utilisation).
-# When nvidia-smi is present and jax sees no GPU, installs jax[cuda12] first.
+# When nvidia-smi is present and jax sees no GPU, installs jax[cuda12] first. On a machine
+# without network access whose Python lacks a pure-Python package the benchmarks import
+# (ml_collections, say), download its wheels into .whl/ beforehand (git-ignored) and bring
+# that folder along; they are installed into /tmp/site:
+#   python3 -m pip download --no-deps --only-binary=:all: -d .whl ml-collections==1.1.0
 # Output goes to stdout and, when $OUT is set, also to $OUT/run_gpu.log.
 #
 #   bash benchmarks/run_gpu.sh
@@ -38,6 +42,10 @@ main() {
     *) echo "unknown card '$card': set PEAK_FP32 and PEAK_BF16 (GFLOP/s) for 'of peak'"
        PEAK_FP32=${PEAK_FP32:-nan} PEAK_BF16=${PEAK_BF16:-nan} ;;
   esac
+  if [[ -d .whl ]] && ! "$PY" -c "import ml_collections" 2>/dev/null; then
+    "$PY" -m pip install --quiet --no-index --no-deps --target /tmp/site .whl/*.whl
+    export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
+  fi
   "$PY" -c "import jax; print('jax', jax.__version__, jax.devices())"
   local dtype peak
   for dtype in bfloat16 float32; do
