@@ -14,6 +14,7 @@ from posewarper_jax.apps import propagation
 from posewarper_jax.data import datasets
 from posewarper_jax.data import synthetic
 from posewarper_jax.models import HRNet, PoseWarper
+from posewarper_jax.train import state as state_lib
 from tests.models.conftest import TINY_HEAD, TINY_HRNET
 
 NUM_VIDEOS, NUM_FRAMES = 2, 12
@@ -53,7 +54,7 @@ def tiny_model():
   width, height = IMAGE_SIZE
   images = jnp.zeros((1, height, width, 3))
   # The "rbg" generator compiles the initialisers several times faster than threefry.
-  return model, jax.jit(model.init)(jax.random.key(0, impl="rbg"), images, images)
+  return model, state_lib.jit_init(model)(jax.random.key(0, impl="rbg"), images, images)
 
 
 @pytest.fixture(scope="session")
