@@ -12,7 +12,7 @@ between runs. Rows:
   * conv: single 3x3 convolutions (`lax.conv_general_dilated`, NHWC, stride 1) at HRNet-W48's
     branch shapes, HRNet-W32's first branch and PoseWarper's offset trunk and offset
     convolutions, with GFLOP/s;
-  * hrnet_w32 / hrnet_w48 / aggregation: inference/predict's heatmap functions, BatchNorms
+  * hrnet_w32 / hrnet_w48 / aggregation: inference/heatmaps.py's heatmap functions, BatchNorms
     folded, at side_by_side.py's sizes (W32 256x192 batch 8, W48 384x288 batch 4, aggregation of
     2 boxes x 5 frames);
   * stage2_step: train/step.py's W48 stage-2 step, 4 pairs, Adam (benchmarks/train_step.py).
@@ -43,7 +43,7 @@ from benchmarks import model as model_bench
 from benchmarks import train_step as train_step_bench
 from configs import common
 from posewarper_jax import machine, models, sharding, xla_cpu
-from posewarper_jax.inference import predict
+from posewarper_jax.inference import heatmaps
 from posewarper_jax.models import fold_batch_norm, hrnet, posewarper
 
 _FUSION_OPTION = xla_cpu.YNN_FUSION_FLAG.lstrip("-")  # the flag as a compiler option
@@ -94,11 +94,11 @@ def forward_sides(name: str) -> list[Callable[[], Any]]:
   model = posewarper(arch) if mode == "aggregate" else hrnet(arch)
   model, variables = fold_batch_norm(model, model_bench.random_variables(model))
   frames = jnp.asarray(np.random.default_rng(1).normal(
-      size=(batch, 5 if mode == "aggregate" else 1, height, width, 3)), jnp.float32)
+      size=(batch, len(heatmaps.FRAME_OFFSETS[mode]), height, width, 3)), jnp.float32)
   mesh = sharding.data_mesh(jax.local_devices())
-  heatmaps = predict.heatmap_function(model, mode, mesh)
-  variables = predict.inference_variables(model, variables, mode, (height, width), mesh)
-  return both_sides(heatmaps.lower(variables, frames), variables, frames)
+  forward = heatmaps.heatmap_function(model, mode, mesh)
+  variables = heatmaps.inference_variables(model, variables, mode, (height, width), mesh)
+  return both_sides(forward.lower(variables, frames), variables, frames)
 
 
 def step_sides() -> list[Callable[[], Any]]:

@@ -1,7 +1,7 @@
 """Inference throughput in boxes/s: `single` (HRNet alone) and `aggregate` (SPEC 7b).
 
 For each mode, at W48 384x288 (or --small):
-  * model: the jitted heatmap function of inference/predict.py on a batch of random crops
+  * model: the jitted heatmap function of inference/heatmaps.py on a batch of random crops
     (random N(0, 0.001) variables, as the original's init), median of --repeats calls;
   * input: the evaluation pipeline (data/eval_inputs.py) alone, from 1920x1080 JPEG frames with
     3 boxes each (benchmarks/input_pipeline.py's frames): decode, crop 1 or 5 frames per box;
@@ -36,26 +36,21 @@ from benchmarks import input_pipeline
 from benchmarks import model as model_bench
 from configs import common
 from posewarper_jax.data import eval_inputs
+from posewarper_jax.inference import heatmaps
 from posewarper_jax.inference import predict
 from posewarper_jax.models import fold_batch_norm, posewarper
 from posewarper_jax import sharding, xla_cpu
-
-# PERFORMANCE.md: convolution GMAC per 384x288 frame of the HRNet-W48 backbone and of the
-# warping head (offset trunk 39.9, offset convs 12.2, deformable convs 0.09); the original's
-# aggregation runs 0.163 boxes/s here (437 GMAC per box).
-W48_GMAC = 35.31
-HEAD_GMAC = 52.2
 
 
 def time_model(model, variables, mode: str, batch: int, height: int, width: int,
                repeats: int) -> tuple[float, float]:
   """Median seconds per batch and XLA GFLOP of the compiled heatmap function."""
   mesh = sharding.data_mesh(jax.local_devices())
-  forward = predict.heatmap_function(model, mode, mesh)
-  num_frames = 1 if mode == "single" else len(eval_inputs.AGGREGATION_OFFSETS)
+  forward = heatmaps.heatmap_function(model, mode, mesh)
+  num_frames = len(heatmaps.FRAME_OFFSETS[mode])
   frames = jnp.asarray(np.random.default_rng(0).normal(
       size=(batch, num_frames, height, width, 3)), jnp.float32)
-  variables = predict.inference_variables(model, variables, mode, (height, width), mesh)
+  variables = heatmaps.inference_variables(model, variables, mode, (height, width), mesh)
   compiled = forward.lower(variables, frames).compile()
   seconds = model_bench.time_calls(lambda: compiled(variables, frames), repeats)
   return seconds, model_bench.xla_flops(compiled) / 1e9
@@ -113,9 +108,10 @@ def main() -> None:
   with tempfile.TemporaryDirectory() as folder:
     video = input_pipeline.write_video(pathlib.Path(folder), args.frames, persons_per_frame=3,
                                        rng=np.random.default_rng(0))
-    for mode in predict.MODES:
-      num_frames = 1 if mode == "single" else len(eval_inputs.AGGREGATION_OFFSETS)
-      analytic = 2 * (W48_GMAC * num_frames + (HEAD_GMAC * num_frames if mode != "single" else 0))
+    for mode in heatmaps.MODES:
+      num_frames = len(heatmaps.FRAME_OFFSETS[mode])
+      head_gmac = model_bench.HEAD_GMAC if mode == "aggregate" else 0.0
+      analytic = 2 * num_frames * (model_bench.W48_GMAC + head_gmac)
       seconds, gflop = time_model(folded_model, folded_variables, mode, args.batch, height,
                                   width, args.repeats)
       pipeline_rate = time_pipeline((video,), input_config, mode, args.batch)

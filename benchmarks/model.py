@@ -1,15 +1,19 @@
-"""Benchmark: HRNet forward (PERFORMANCE.md table); the training steps are in train_step.py.
+"""Benchmark: the inference forwards of the PERFORMANCE.md table; the training steps are in
+train_step.py.
 
-  * HRNet-W32 256x192 forward, batch 8, and HRNet-W48 384x288 forward, batch 4: images/s,
-    with the BatchNorms kept ("kept") and folded into the convolutions ("folded",
-    models/fold.py, what inference/predict.py runs).
+  * HRNet-W32 256x192 forward, batch 8, and HRNet-W48 384x288 forward, batch 4: images/s;
+  * temporal aggregation (SPEC 7b), W48 384x288, 2 boxes x 5 frames: boxes/s;
+each through inference/heatmaps.py's jitted heatmap function (what inference/predict.py runs),
+with the BatchNorms kept ("kept") and folded into the convolutions ("folded", models/fold.py,
+predict's default). Nothing here imports TensorFlow, so the script runs where only JAX is
+installed (benchmarks/run_gpu.sh).
 
 FLOPs come from XLA's cost analysis of the compiled function; the analytic convolution GMAC of
 PERFORMANCE.md are printed beside them, and the achieved rate is compared with --peak_gflops
 (default: the 157 GFLOP/s fp32 peak of the reference CPU). Variables are random (no init
 compile, which is slow on CPU).
 
-  python benchmarks/model.py [--repeats 5] [--only hrnet_w32 hrnet_w48]
+  python benchmarks/model.py [--repeats 5] [--only hrnet_w32 hrnet_w48 aggregation]
                              [--dtype float32 bfloat16] [--batch_norm kept folded]
                              [--peak_gflops 157] [--small]
 """
@@ -34,11 +38,17 @@ import jax.numpy as jnp
 import numpy as np
 from flax import traverse_util
 
-from posewarper_jax import xla_cpu
-from posewarper_jax.models import checkpoint, fold_batch_norm, hrnet
+from posewarper_jax import sharding, xla_cpu
+from posewarper_jax.inference import heatmaps
+from posewarper_jax.models import checkpoint, fold_batch_norm, hrnet, posewarper
 
 # PERFORMANCE.md: fp32 peak of the reference CPU (2 Zen 3 cores, AVX2 + FMA, 2.445 GHz).
 PEAK_GFLOPS = 157.0
+# PERFORMANCE.md: convolution GMAC per 384x288 frame of the HRNet-W48 backbone and of the
+# warping head (offset trunk 39.9, offset convs 12.2, deformable convs 0.09); the original's
+# aggregation runs 0.163 boxes/s on the reference CPU (437 GMAC per box).
+W48_GMAC = 35.31
+HEAD_GMAC = 52.2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,13 +57,15 @@ class Setting:
   arch: str
   height: int
   width: int
-  batch: int
-  analytic_gmac: float  # PERFORMANCE.md, convolutions only, per image
+  batch: int  # Images, or boxes of 5 frames for "aggregate".
+  analytic_gmac: float  # PERFORMANCE.md, convolutions only, per image or box
+  mode: str = "single"  # heatmaps.MODES
 
 
 SETTINGS = (
     Setting("hrnet_w32", "w32", 256, 192, 8, 7.65),
-    Setting("hrnet_w48", "w48", 384, 288, 4, 35.31),
+    Setting("hrnet_w48", "w48", 384, 288, 4, W48_GMAC),
+    Setting("aggregation", "w48", 384, 288, 2, 5 * (W48_GMAC + HEAD_GMAC), mode="aggregate"),
 )
 # --small: a quick correctness run of the same code paths (analytic numbers then do not apply).
 SMALL = dict(height=128, width=96, batch=1)
@@ -116,15 +128,22 @@ def relative_difference(ours, theirs) -> float:
   return float(np.max(np.abs(ours - theirs)) / max(np.max(np.abs(theirs)), 1e-30))
 
 
-def hrnet_forward(setting: Setting, dtype, repeats: int, folded: bool = False):
-  model = hrnet(setting.arch, dtype=dtype)
+def inference_forward(setting: Setting, dtype, repeats: int, folded: bool = False):
+  """Median seconds and XLA FLOPs of one call of the setting's heatmap function."""
+  build = posewarper if setting.mode == "aggregate" else hrnet
+  model = build(setting.arch, dtype=dtype)
   variables = random_variables(model)
   if folded:
     model, variables = fold_batch_norm(model, variables)
-  images = jnp.asarray(np.random.default_rng(1).normal(
-      size=(setting.batch, setting.height, setting.width, 3)), jnp.float32)
-  compiled = jax.jit(model.apply).lower(variables, images).compile()
-  seconds = time_calls(lambda: compiled(variables, images), repeats)
+  frames = jnp.asarray(np.random.default_rng(1).normal(
+      size=(setting.batch, len(heatmaps.FRAME_OFFSETS[setting.mode]), setting.height,
+            setting.width, 3)), jnp.float32)
+  mesh = sharding.data_mesh(jax.local_devices()[:1])
+  forward = heatmaps.heatmap_function(model, setting.mode, mesh)
+  variables = heatmaps.inference_variables(model, variables, setting.mode,
+                                           (setting.height, setting.width), mesh)
+  compiled = forward.lower(variables, frames).compile()
+  seconds = time_calls(lambda: compiled(variables, frames), repeats)
   return seconds, xla_flops(compiled)
 
 
@@ -145,7 +164,7 @@ def main():
   args = parser.parse_args()
   print(f"jax {jax.__version__}, backend {jax.default_backend()}, devices {jax.devices()}; "
         f"{xla_cpu.describe()}")
-  print(f"{'work':<34} {'dtype':<9} {'BN':<7} {'ms':>9} {'images/s':>9} {'XLA GFLOP':>10} "
+  print(f"{'work':<34} {'dtype':<9} {'BN':<7} {'ms':>9} {'items/s':>9} {'XLA GFLOP':>10} "
         f"{'GFLOP/s':>8} {'of peak':>8} {'analytic GFLOP':>15}")
   for setting in SETTINGS:
     if setting.name not in args.only:
@@ -154,8 +173,8 @@ def main():
       setting = dataclasses.replace(setting, **SMALL)
     for dtype_name in args.dtype:
       for batch_norm in args.batch_norm:
-        seconds, flops = hrnet_forward(setting, jnp.dtype(dtype_name), args.repeats,
-                                       folded=batch_norm == "folded")
+        seconds, flops = inference_forward(setting, jnp.dtype(dtype_name), args.repeats,
+                                           folded=batch_norm == "folded")
         gflops = flops / 1e9
         analytic = "n/a" if args.small else f"{2 * setting.analytic_gmac * setting.batch:.1f}"
         label = f"{setting.name} {setting.height}x{setting.width} b{setting.batch}"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The benchmarks for a GPU machine in one run: the training steps (train_step.py), the HRNet
-# forward (model.py) and the deformable convolution (deform_conv.py), in bfloat16 then float32,
-# "of peak" against the card's dense peak for that dtype (model FLOP utilisation).
+# The benchmarks for a GPU machine in one run: the training steps (train_step.py), the inference
+# forwards of HRNet and of aggregation (model.py) and the deformable convolution (deform_conv.py),
+# in bfloat16 then float32, "of peak" against the card's dense peak for that dtype (model FLOP
+# utilisation).
 # When nvidia-smi is present and jax sees no GPU, installs jax[cuda12] first. On a machine
 # without network access whose Python lacks a pure-Python package the benchmarks import
 # (ml_collections, say), download its wheels into .whl/ beforehand (git-ignored) and bring

@@ -11,7 +11,7 @@ experiment files set them for each job.
 
 Rows, each as a user runs it by default:
   * hrnet_w32 / hrnet_w48: HRNet forward, W32 256x192 batch 8 / W48 384x288 batch 4. Ours:
-    inference/predict's jitted heatmap function ("single", BatchNorms folded as predict folds
+    inference/heatmaps.py's jitted heatmap function ("single", BatchNorms folded as predict folds
     them); official: the model in eval mode under torch.no_grad().
   * stage2_step: a stage-2 training step, W48 384x288, 4 pairs, Adam (learning rate 1e-4,
     frozen backbone). Ours: train/step.py's donated step (benchmarks/train_step.py); official:
@@ -71,8 +71,7 @@ from benchmarks import model as model_bench
 from benchmarks import train_step as train_step_bench
 from configs import common
 from posewarper_jax import machine, models, sharding, xla_cpu
-from posewarper_jax.data import eval_inputs
-from posewarper_jax.inference import predict
+from posewarper_jax.inference import heatmaps
 from posewarper_jax.models import convert, fold_batch_norm, hrnet, posewarper
 
 
@@ -184,19 +183,19 @@ def forward_pair(row: Row, official_modules, repeats: int, rounds: int):
   load_ours(official, variables, model, "posewarper" if aggregate else "hrnet")
   official.eval()
 
-  num_frames = len(eval_inputs.AGGREGATION_OFFSETS) if aggregate else 1
+  mode = "aggregate" if aggregate else "single"
   frames = np.random.default_rng(1).normal(
-      size=(row.batch, num_frames, row.height, row.width, 3)).astype(np.float32)
+      size=(row.batch, len(heatmaps.FRAME_OFFSETS[mode]), row.height, row.width, 3)
+  ).astype(np.float32)
   folded_model, folded = fold_batch_norm(model, variables)
   mesh = sharding.data_mesh(jax.local_devices())
-  mode = "aggregate" if aggregate else "single"
-  heatmaps = predict.heatmap_function(folded_model, mode, mesh)
-  folded = predict.inference_variables(folded_model, folded, mode, (row.height, row.width), mesh)
+  forward = heatmaps.heatmap_function(folded_model, mode, mesh)
+  folded = heatmaps.inference_variables(folded_model, folded, mode, (row.height, row.width), mesh)
   frames_jax = jnp.asarray(frames)
-  official_input = nchw(frames)  # eval_inputs orders the frames as the official channels do
+  official_input = nchw(frames)  # FRAME_OFFSETS orders the frames as the official channels do
 
   def ours():
-    return jax.block_until_ready(heatmaps(folded, frames_jax))
+    return jax.block_until_ready(forward(folded, frames_jax))
 
   def theirs():
     with torch.no_grad():

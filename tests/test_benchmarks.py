@@ -4,6 +4,7 @@ broke would stop it. (The suite never times anything; this only loads the script
 import importlib
 import importlib.util
 import pathlib
+import re
 import subprocess
 import sys
 
@@ -13,6 +14,17 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 # side_by_side imports torch, which must come before TensorFlow: it gets a fresh interpreter.
 SCRIPTS = sorted(path.stem for path in (REPO / "benchmarks").glob("*.py")
                  if path.stem != "side_by_side")
+# Imports what it is given with TensorFlow unimportable.
+WITHOUT_TENSORFLOW = """
+import importlib, importlib.abc, sys
+class NoTensorFlow(importlib.abc.MetaPathFinder):
+  def find_spec(self, name, path, target=None):
+    if name.partition(".")[0] in ("tensorflow", "tensorflow_datasets"):
+      raise ImportError(f"{name} was imported")
+sys.meta_path.insert(0, NoTensorFlow())
+for name in sys.argv[1:]:
+  importlib.import_module(name)
+"""
 
 
 @pytest.mark.parametrize("name", SCRIPTS)
@@ -28,3 +40,17 @@ def test_side_by_side_imports_or_names_what_it_needs():
     assert "needs torch and torchvision" in result.stderr
   else:
     assert result.returncode == 0, result.stderr
+
+
+def test_gpu_benchmarks_import_without_tensorflow():
+  """run_gpu.sh's scripts run on machines with JAX and no TensorFlow."""
+  scripts = re.findall(r"benchmarks/(\w+)\.py", (REPO / "benchmarks" / "run_gpu.sh").read_text())
+  assert {"model", "train_step", "deform_conv"} <= set(scripts)
+  modules = [f"benchmarks.{name}" for name in scripts]
+  result = subprocess.run([sys.executable, "-c", WITHOUT_TENSORFLOW, *modules], cwd=REPO,
+                          capture_output=True, text=True, check=False)
+  assert result.returncode == 0, result.stderr
+  # The check itself works: a module that needs TensorFlow fails under it.
+  result = subprocess.run([sys.executable, "-c", WITHOUT_TENSORFLOW, "benchmarks.inference"],
+                          cwd=REPO, capture_output=True, text=True, check=False)
+  assert "tensorflow was imported" in result.stderr

@@ -55,6 +55,7 @@ from posewarper_jax.data import sparse_labels
 from posewarper_jax.data import targets
 from posewarper_jax.eval import posetrack_map
 from posewarper_jax.inference import decode
+from posewarper_jax.inference import heatmaps
 from posewarper_jax.inference import predict
 from posewarper_jax.models import PoseWarper
 from posewarper_jax.models import fold
@@ -216,7 +217,7 @@ def propagate(videos: Sequence[records.Video], labeled: Sequence[Sequence[int]],
   if fold_batch_norm:
     model, variables = fold.fold_batch_norm(model, variables)
   forward = propagate_function(model, mesh)
-  variables = predict.replicated_variables(variables, mesh)
+  variables = heatmaps.replicated_variables(variables, mesh)
   sources = frame_sources(videos, labeled)
   box_videos = source_boxes(videos, sources)
   items = _propagation_items(videos, sources, box_videos)

@@ -32,11 +32,6 @@ from posewarper_jax.data import image_check
 from posewarper_jax.data import neighbours
 from posewarper_jax.data import records
 
-# SPEC 7b: frame order of the aggregation model: t, t-1, t-2, t+1, t+2 (ref, prev1, prev2,
-# next1, next2).
-AGGREGATION_OFFSETS = (0, -1, -2, 1, 2)
-SINGLE_FRAME_OFFSETS = (0,)
-
 
 def build_frame_entries(videos: Sequence[records.Video], offsets: Sequence[int],
                         images: image_check.ImageCheck) -> dict[str, object]:
@@ -128,8 +123,8 @@ def make_eval_dataset(videos: Sequence[records.Video], config: ml_collections.Co
   Frame entries go to process i % process_count. annotation_files (per video, named in errors),
   skip_corrupt_images and skipped (counts image_check.SKIP_CORRUPT_IMAGE): see the module
   docstring. Yields dicts of
-    frames: (B, T, H, W, 3) float32 ImageNet-normalised crops in AGGREGATION_OFFSETS order
-      (T = 5), or only frame t (T = 1) with `single_frame`;
+    frames: (B, T, H, W, 3) float32 ImageNet-normalised crops in neighbours.AGGREGATION_OFFSETS
+      order (T = 5), or only frame t (T = 1) with `single_frame`;
     frame_offsets: (B, T) int32 effective offsets; video_index, frame_position, person_index:
       (B,) int32 locate the box in `videos`; center, scale: (B, 2) float32 crop parameters;
     score: (B,) float32 box score.
@@ -137,7 +132,7 @@ def make_eval_dataset(videos: Sequence[records.Video], config: ml_collections.Co
   frame_pairs.check_config(config)
   if not 0 <= process_index < process_count:
     raise ValueError(f"process_index={process_index} not in [0, process_count={process_count})")
-  offsets = SINGLE_FRAME_OFFSETS if single_frame else AGGREGATION_OFFSETS
+  offsets = neighbours.SINGLE_FRAME_OFFSETS if single_frame else neighbours.AGGREGATION_OFFSETS
   images = image_check.ImageCheck(videos, annotation_files, skip_corrupt=skip_corrupt_images,
                                   skipped=skipped)
   entries = build_frame_entries(videos, offsets, images)

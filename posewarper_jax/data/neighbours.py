@@ -11,6 +11,11 @@ import numpy as np
 
 from posewarper_jax.data import records
 
+# SPEC 7b: the frames a box of frame t reads, in the original's order: t, t-1, t-2, t+1, t+2
+# (ref, prev1, prev2, next1, next2) for aggregation, t alone for a single-frame model.
+AGGREGATION_OFFSETS = (0, -1, -2, 1, 2)
+SINGLE_FRAME_OFFSETS = (0,)
+
 
 def resolve(video: records.Video, position: int, offsets: Sequence[int],
             exists: Callable[[str], bool]) -> tuple[list[str], list[int]]:

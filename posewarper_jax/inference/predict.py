@@ -3,7 +3,8 @@
 `predict` turns dense videos whose frames carry person boxes (ground truth, or detections from
 data.detections) into the same videos whose persons carry predicted joints and scores:
 
-  crops (data.eval_inputs) -> heatmaps (jit over a data-parallel mesh) -> decoding (decode.py).
+  crops (data.eval_inputs) -> heatmaps (heatmaps.py, jit over a data-parallel mesh)
+  -> decoding (decode.py).
 
 The heatmaps come from the model with its BatchNorm folded into the convolutions
 (models/fold.py; `predict(..., fold_batch_norm=False)`, which the callers set from
@@ -21,14 +22,12 @@ as PoseTrack's neck. Prediction runs in one process over a mesh of its local dev
 
 import collections
 import dataclasses
-import functools
 import time
-from typing import Callable, Optional, Sequence
+from typing import Optional, Sequence
 
 from absl import logging
 import flax.linen as nn
 import jax
-import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
@@ -37,24 +36,18 @@ from posewarper_jax.data import file_io
 from posewarper_jax.data import records
 from posewarper_jax.data import transforms
 from posewarper_jax.inference import decode
-from posewarper_jax.models import REFERENCE_FIELDS, HRNet, PoseWarper, with_reference_fields
+from posewarper_jax.inference import heatmaps
 from posewarper_jax.models import fold
 from posewarper_jax import sharding
 
-MODES = ("single", "aggregate")
-# eval_inputs yields a box's crops as t, t-1, t-2, t+1, t+2 (the original's order);
-# PoseWarper.aggregate takes them in time order t-2..t+2.
-TIME_ORDER = tuple(int(i) for i in np.argsort(eval_inputs.AGGREGATION_OFFSETS))
 # Where a box is in a tuple of videos: the keys of the per-box arrays of eval_inputs.
 BOX_LOCATION = ("video_index", "frame_position", "person_index")
-# The variable collections the heatmap functions read.
-INFERENCE_COLLECTIONS = ("params", "batch_stats", REFERENCE_FIELDS)
 
 
 def check_eval_config(config: ml_collections.ConfigDict) -> None:
   """Raises ValueError for settings `predict` does not support."""
-  if config.mode not in MODES:
-    raise ValueError(f"config.eval.mode={config.mode!r}: expected one of {MODES}")
+  if config.mode not in heatmaps.MODES:
+    raise ValueError(f"config.eval.mode={config.mode!r}: expected one of {heatmaps.MODES}")
   if config.neck not in decode.NECK_MODES:
     raise ValueError(f"config.eval.neck={config.neck!r}: expected one of {decode.NECK_MODES}")
   if config.batch_size < 1:
@@ -62,68 +55,6 @@ def check_eval_config(config: ml_collections.ConfigDict) -> None:
   if not isinstance(config.fold_batch_norm, bool):
     raise ValueError(f"config.eval.fold_batch_norm={config.fold_batch_norm!r}: expected True or "
                      f"False")
-
-
-def _backbone_heatmaps(model: nn.Module, variables, images: jax.Array) -> jax.Array:
-  if isinstance(model, PoseWarper):
-    return model.apply(variables, images, method=PoseWarper.heatmaps)
-  return model.apply(variables, images)
-
-
-@functools.lru_cache(maxsize=16)
-def heatmap_function(model: nn.Module, mode: str, mesh: jax.sharding.Mesh,
-                     flip_test: bool = False) -> Callable[[dict, np.ndarray], jax.Array]:
-  """A jitted (variables, frames) -> heatmaps over `mesh` (cached: one compilation per setting).
-
-  frames: (B, T, H, W, 3) crops in eval_inputs order (T = 1 for "single", 5 for "aggregate").
-  Returns (B, H/4, W/4, K) float32, or (2, B, H/4, W/4, K) with `flip_test`, where [1] is
-  computed on the horizontally flipped crops and still flipped (see decode.flip_test_average).
-  """
-  if mode not in MODES:
-    raise ValueError(f"mode={mode!r}: expected one of {MODES}")
-  if mode == "aggregate":
-    if not isinstance(model, PoseWarper):
-      raise ValueError(f"mode 'aggregate' needs a PoseWarper checkpoint, got {type(model).__name__}")
-    if len(model.aggregation_weights) != len(TIME_ORDER):
-      raise ValueError(f"mode 'aggregate' needs {len(TIME_ORDER)} aggregation weights, the model "
-                       f"has {tuple(model.aggregation_weights)}")
-  elif not isinstance(model, (HRNet, PoseWarper)):
-    raise ValueError(f"unsupported model {type(model).__name__}")
-
-  def heatmaps(variables, frames):
-    if mode == "single":
-      return _backbone_heatmaps(model, variables, frames[:, 0])
-    return model.apply(variables, frames[:, list(TIME_ORDER)], method=PoseWarper.aggregate)
-
-  def forward(variables, frames):
-    if not flip_test:
-      return heatmaps(variables, frames)
-    return jnp.stack([heatmaps(variables, frames), heatmaps(variables, frames[..., ::-1, :])])
-
-  batch = sharding.batch_sharded(mesh)
-  out = batch if not flip_test else jax.sharding.NamedSharding(
-      mesh, jax.sharding.PartitionSpec(None, sharding.DATA_AXIS))
-  return jax.jit(forward, in_shardings=(sharding.replicated(mesh), batch), out_shardings=out)
-
-
-def replicated_variables(variables: dict, mesh: jax.sharding.Mesh) -> dict:
-  """{"params", "batch_stats", REFERENCE_FIELDS} of `variables` (other collections
-  dropped), replicated on `mesh`.
-
-  A BatchNorm-folded model's variables (models/fold.py) have no "batch_stats".
-  """
-  return jax.device_put({name: variables[name] for name in INFERENCE_COLLECTIONS
-                         if name in variables}, sharding.replicated(mesh))
-
-
-def inference_variables(model: nn.Module, variables: dict, mode: str,
-                        image_shape: Sequence[int], mesh: jax.sharding.Mesh) -> dict:
-  """The variables to give heatmap_function(model, mode, mesh) for crops of image_shape (H, W),
-  replicated on `mesh`: for "aggregate", with the reference frame's offset fields computed once
-  (with_reference_fields) instead of on every call."""
-  if mode == "aggregate":
-    variables = with_reference_fields(model, variables, image_shape)
-  return replicated_variables(variables, mesh)
 
 
 def predict(videos: Sequence[records.Video], model: nn.Module, variables: dict,
@@ -155,9 +86,10 @@ def predict(videos: Sequence[records.Video], model: nn.Module, variables: dict,
   sharding.check_batch_size(eval_config.batch_size, mesh)
   if fold_batch_norm:
     model, variables = fold.fold_batch_norm(model, variables)
-  forward = heatmap_function(model, eval_config.mode, mesh, eval_config.flip_test)
+  forward = heatmaps.heatmap_function(model, eval_config.mode, mesh, eval_config.flip_test)
   width, height = input_config.image_size
-  variables = inference_variables(model, variables, eval_config.mode, (height, width), mesh)
+  variables = heatmaps.inference_variables(model, variables, eval_config.mode, (height, width),
+                                           mesh)
   skipped = collections.Counter()
   dataset = eval_inputs.make_eval_dataset(videos, input_config,
                                           batch_size=eval_config.batch_size,
@@ -171,13 +103,13 @@ def predict(videos: Sequence[records.Video], model: nn.Module, variables: dict,
   start, count = time.perf_counter(), 0
   for batch in dataset.as_numpy_iterator():
     frames, rows = sharding.pad_batch(batch["frames"], eval_config.batch_size)
-    heatmaps = np.asarray(forward(variables, frames))
+    maps = np.asarray(forward(variables, frames))
     if eval_config.flip_test:
-      heatmaps = decode.flip_test_average(heatmaps[0, :rows], heatmaps[1, :rows],
-                                          shift_heatmap=eval_config.shift_heatmap)
+      maps = decode.flip_test_average(maps[0, :rows], maps[1, :rows],
+                                      shift_heatmap=eval_config.shift_heatmap)
     else:
-      heatmaps = heatmaps[:rows]
-    coords, maxvals = decode.decode_heatmaps(heatmaps, batch["center"], batch["scale"],
+      maps = maps[:rows]
+    coords, maxvals = decode.decode_heatmaps(maps, batch["center"], batch["scale"],
                                              post_process=eval_config.post_process)
     for key in BOX_LOCATION:
       boxes[key].append(batch[key])

@@ -11,6 +11,7 @@ from posewarper_jax.data import crops
 from posewarper_jax.data import detections
 from posewarper_jax.data import eval_inputs
 from posewarper_jax.data import image_check
+from posewarper_jax.data import neighbours
 from posewarper_jax.data import posetrack
 from posewarper_jax.data import transforms
 from tests.data import derived_sample
@@ -137,7 +138,7 @@ def test_corrupt_image_is_named_or_skipped(two_videos, frame):
                                      f"image {image}: not a JPEG image")
   skipped = collections.Counter()
   images = image_check.ImageCheck(videos, files, skip_corrupt=True, skipped=skipped)
-  entries = eval_inputs.build_frame_entries(videos, eval_inputs.AGGREGATION_OFFSETS, images)
+  entries = eval_inputs.build_frame_entries(videos, neighbours.AGGREGATION_OFFSETS, images)
   assert skipped == {image_check.SKIP_CORRUPT_IMAGE: 1}
   if frame == 0:  # The frame and its boxes are skipped.
     np.testing.assert_array_equal(entries["video_index"], [1])

@@ -17,9 +17,11 @@ from configs import synthetic as synthetic_config
 from posewarper_jax import models
 from posewarper_jax.data import datasets
 from posewarper_jax.data import eval_inputs
+from posewarper_jax.data import neighbours
 from posewarper_jax.data import posetrack
 from posewarper_jax.data import synthetic
 from posewarper_jax.eval import evaluation
+from posewarper_jax.inference import heatmaps
 from posewarper_jax.inference import predict
 from posewarper_jax.eval import posetrack_map
 from posewarper_jax.eval import predictions
@@ -78,23 +80,23 @@ def test_aggregation_takes_frames_in_time_order(loaded, videos, config):
   batch = next(eval_inputs.make_eval_dataset((middle,), config.input, batch_size=2)
                .as_numpy_iterator())
   mesh = sharding.data_mesh(jax.local_devices()[:1])
-  aggregated = predict.heatmap_function(model, "aggregate", mesh)(variables, batch["frames"])
-  single = predict.heatmap_function(model, "single", mesh)
+  aggregated = heatmaps.heatmap_function(model, "aggregate", mesh)(variables, batch["frames"])
+  single = heatmaps.heatmap_function(model, "single", mesh)
   per_frame = {offset: np.asarray(single(variables, batch["frames"][:, k:k + 1]), np.float64)
-               for k, offset in enumerate(eval_inputs.AGGREGATION_OFFSETS)}
+               for k, offset in enumerate(neighbours.AGGREGATION_OFFSETS)}
   expected = sum(weight * per_frame[offset] for weight, offset in
                  zip(model.aggregation_weights, sorted(per_frame)))
   scale = np.abs(expected).max()
   assert np.abs(per_frame[-2] - per_frame[0]).max() > 1e-2 * scale  # The frames differ.
   np.testing.assert_allclose(aggregated, expected, rtol=1e-4, atol=1e-5 * scale)
   # What predict gives the function: the reference frame's offsets computed once beforehand.
-  prepared = predict.inference_variables(model, variables, "aggregate",
+  prepared = heatmaps.inference_variables(model, variables, "aggregate",
                                          batch["frames"].shape[2:4], mesh)
   assert models.REFERENCE_FIELDS in prepared
-  assert models.REFERENCE_FIELDS not in predict.inference_variables(
+  assert models.REFERENCE_FIELDS not in heatmaps.inference_variables(
       model, variables, "single", batch["frames"].shape[2:4], mesh)
   np.testing.assert_allclose(
-      predict.heatmap_function(model, "aggregate", mesh)(prepared, batch["frames"]), aggregated,
+      heatmaps.heatmap_function(model, "aggregate", mesh)(prepared, batch["frames"]), aggregated,
       rtol=1e-6, atol=1e-6 * scale)
 
 
@@ -103,7 +105,7 @@ def test_flip_test_returns_heatmaps_of_the_flipped_crops(loaded, videos, config)
   batch = next(eval_inputs.make_eval_dataset(videos, config.input, batch_size=2,
                                              single_frame=True).as_numpy_iterator())
   mesh = sharding.data_mesh(jax.local_devices()[:1])
-  both = predict.heatmap_function(model, "single", mesh, flip_test=True)(
+  both = heatmaps.heatmap_function(model, "single", mesh, flip_test=True)(
       variables, batch["frames"])
   flipped = model.apply(variables, batch["frames"][:, 0, :, ::-1], method=PoseWarper.heatmaps)
   np.testing.assert_allclose(both[1], flipped, rtol=1e-5, atol=1e-5 * np.abs(flipped).max())
@@ -112,7 +114,7 @@ def test_flip_test_returns_heatmaps_of_the_flipped_crops(loaded, videos, config)
 def test_aggregate_needs_a_posewarper(loaded):
   model, _ = loaded
   with pytest.raises(ValueError, match="needs a PoseWarper"):
-    predict.heatmap_function(model.backbone, "aggregate", sharding.data_mesh())
+    heatmaps.heatmap_function(model.backbone, "aggregate", sharding.data_mesh())
 
 
 def test_predict_decodes_every_gt_box(loaded, videos, config):

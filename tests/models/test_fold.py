@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from flax import traverse_util
 
-from posewarper_jax.models import HRNet, PoseWarper, convert, fold_batch_norm, layers
-from tests.models.conftest import IMAGE_SHAPE, TINY_HEAD, TINY_HRNET, with_random_batch_norm
+from posewarper_jax.models import PoseWarper, convert, fold_batch_norm, layers
+from tests.models.conftest import IMAGE_SHAPE, TINY_HEAD, with_random_batch_norm
 
 
 @pytest.fixture(scope="module")

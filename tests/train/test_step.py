@@ -3,7 +3,6 @@ transplant. (BatchNorm modes: tests/models/test_posewarper.py; whole runs: test_
 
 import flax.traverse_util
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 
