@@ -12,13 +12,16 @@
 #
 #   bash benchmarks/run_gpu.sh
 # Environment: PY (default .venv/bin/python, else python3), TIMEOUT per command in seconds
-# (default 240), PEAK_FP32 / PEAK_BF16 in GFLOP/s per device (default: from the card's name).
+# (default 240), PEAK_FP32 / PEAK_BF16 in GFLOP/s per device (default: from the card's name),
+# SMALL=1 to run every command at the scripts' tiny sizes (a check of the script itself, a few
+# minutes on a CPU, before spending accelerator time on it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [[ -z "${PY:-}" ]]; then
   PY=$([[ -x .venv/bin/python ]] && echo .venv/bin/python || echo python3)
 fi
 TIMEOUT=${TIMEOUT:-240}
+SMALL=${SMALL:-0}
 export PYTHONUNBUFFERED=1
 
 run() {  # One command under the timeout; a failure is reported and the next command runs.
@@ -48,12 +51,18 @@ main() {
     export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
   fi
   "$PY" -c "import jax; print('jax', jax.__version__, jax.devices())"
-  local dtype peak
+  local dtype peak small=() small_deform=()
+  if [[ $SMALL == 1 ]]; then
+    small=(--small --repeats 1)
+    small_deform=(--batch 1 --repeats 2)
+  fi
   for dtype in bfloat16 float32; do
     peak=$([[ $dtype == float32 ]] && echo "$PEAK_FP32" || echo "$PEAK_BF16")
-    run "$PY" benchmarks/train_step.py --dtype "$dtype" --peak_gflops "$peak"
-    run "$PY" benchmarks/model.py --dtype "$dtype" --peak_gflops "$peak"
-    run "$PY" benchmarks/deform_conv.py --dtype "$dtype" --peak-gflops "$peak"
+    run "$PY" benchmarks/train_step.py --dtype "$dtype" --peak_gflops "$peak" "${small[@]}"
+    run "$PY" benchmarks/model.py --dtype "$dtype" --peak_gflops "$peak" "${small[@]}"
+    # torchvision's deform_conv2d, where installed, is compared in float32 only.
+    run "$PY" benchmarks/deform_conv.py --dtype "$dtype" --peak-gflops "$peak" \
+      "${small_deform[@]}" $([[ $dtype == bfloat16 ]] && echo --no-torchvision)
   done
 }
 
