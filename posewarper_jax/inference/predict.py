@@ -11,9 +11,8 @@ The heatmaps come from the model with its BatchNorm folded into the convolutions
 config.eval.fold_batch_norm, runs the model as given): the same function to float32 rounding,
 without a pass over every activation per BatchNorm.
 
-Modes:
-  "single": the backbone's heatmaps of frame t (an HRNet, or a PoseWarper's backbone);
-  "aggregate": PoseWarper.aggregate over frames t-2..t+2, all cropped with frame t's box.
+config.eval.mode is one of heatmaps.MODES: "single" (the backbone on frame t) or "aggregate"
+(PoseWarper.aggregate over frames t-2..t+2, all cropped with frame t's box).
 
 Options that the original lacks are switches of the `eval` config section (configs/common.py)
 and off by default: flip test, mmpose's rescoring with OKS-NMS, and the predicted head_bottom
