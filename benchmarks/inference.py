@@ -109,9 +109,7 @@ def main() -> None:
     video = input_pipeline.write_video(pathlib.Path(folder), args.frames, persons_per_frame=3,
                                        rng=np.random.default_rng(0))
     for mode in heatmaps.MODES:
-      num_frames = len(heatmaps.FRAME_OFFSETS[mode])
-      head_gmac = model_bench.HEAD_GMAC if mode == "aggregate" else 0.0
-      analytic = 2 * num_frames * (model_bench.W48_GMAC + head_gmac)
+      analytic = 2 * model_bench.w48_gmac_per_item(mode)
       seconds, gflop = time_model(folded_model, folded_variables, mode, args.batch, height,
                                   width, args.repeats)
       pipeline_rate = time_pipeline((video,), input_config, mode, args.batch)

@@ -91,7 +91,7 @@ def test_aggregation_takes_frames_in_time_order(loaded, videos, config):
   np.testing.assert_allclose(aggregated, expected, rtol=1e-4, atol=1e-5 * scale)
   # What predict gives the function: the reference frame's offsets computed once beforehand.
   prepared = heatmaps.inference_variables(model, variables, "aggregate",
-                                         batch["frames"].shape[2:4], mesh)
+                                          batch["frames"].shape[2:4], mesh)
   assert models.REFERENCE_FIELDS in prepared
   assert models.REFERENCE_FIELDS not in heatmaps.inference_variables(
       model, variables, "single", batch["frames"].shape[2:4], mesh)
