@@ -1,16 +1,21 @@
-"""Benchmark: `ops.conv2d`'s kernel gradient against XLA's own, per convolution shape.
+"""Benchmark: `ops.conv2d`'s CPU kernel gradients against XLA's own, per convolution shape.
 
-On CPU, conv2d computes a convolution's kernel gradient as per-image patch matmuls accumulated
-in a scan (posewarper_jax/ops/conv.py); XLA's own kernel gradient is what
-`lax.conv_general_dilated` differentiates to. Each row times the jitted gradient with respect
-to the kernel alone (3x3 kernels, padding 1) both ways, the median of --repeats runs after a
-warm-up, at the shapes of configs/synthetic.py's tiny HRNet (batch 16, the demo's training
-batch) and of HRNet-W48 at 384x288 (batch 4 and 8).
+On CPU, conv2d computes a convolution's kernel gradient either as one convolution of the
+transposed input with the transposed cotangent (stride 1, where XLA's own convolution runs) or
+as per-image patch matmuls accumulated in a scan (posewarper_jax/ops/conv.py); XLA's own kernel
+gradient is what `lax.conv_general_dilated` differentiates to. Each row times the jitted
+gradient with respect to the kernel alone (3x3 kernels, padding = dilation) all three ways
+(the transposed convolution at stride 1 only), alternated in --rounds blocks of --repeats calls
+(the lowest block median), at the shapes of configs/synthetic.py's tiny HRNet (batch 16, the
+demo's training batch), of HRNet-W48 at 384x288 (batch 4) and of PoseWarper's head in the
+stage-2 step (batch 4 pairs: the trunk and the offset convolutions at dilations 3 and 24). The
+"conv2d" column names the one conv2d takes.
 
-  python benchmarks/conv_kernel_grad.py [--repeats 7]
+  python benchmarks/conv_kernel_grad.py [--repeats 3] [--rounds 3]
 """
 
 import argparse
+import functools
 import pathlib
 import sys
 
@@ -26,63 +31,82 @@ import jax.numpy as jnp
 import numpy as np
 
 from benchmarks import model as model_bench
+from posewarper_jax import machine
 from posewarper_jax import xla_cpu
-from posewarper_jax.ops import conv2d
+from posewarper_jax.ops import conv as conv_module
 
-PADDING = ((1, 1), (1, 1))
-# (model, batch, height, width, in channels, out channels, stride).
+# (model, batch, height, width, in channels, out channels, stride, dilation).
 SHAPES = (
-    ("synthetic stem 1", 16, 128, 96, 3, 32, 2),
-    ("synthetic stem 2", 16, 64, 48, 32, 32, 2),
-    ("synthetic branch 1", 16, 32, 24, 16, 16, 1),
-    ("synthetic branch 2", 16, 16, 12, 32, 32, 1),
-    ("synthetic branch 3", 16, 8, 6, 64, 64, 1),
-    ("synthetic branch 4", 16, 4, 3, 128, 128, 1),
-    ("W48 stem 2", 4, 192, 144, 64, 64, 2),
-    ("W48 branch 1", 4, 96, 72, 48, 48, 1),
-    ("W48 branch 2", 4, 48, 36, 96, 96, 1),
-    ("W48 branch 3", 4, 24, 18, 192, 192, 1),
-    ("W48 branch 4", 4, 12, 9, 384, 384, 1),
-    ("W48 head trunk", 8, 96, 72, 128, 128, 1),
+    ("synthetic stem 1", 16, 128, 96, 3, 32, 2, 1),
+    ("synthetic stem 2", 16, 64, 48, 32, 32, 2, 1),
+    ("synthetic branch 1", 16, 32, 24, 16, 16, 1, 1),
+    ("synthetic branch 2", 16, 16, 12, 32, 32, 1, 1),
+    ("synthetic branch 3", 16, 8, 6, 64, 64, 1, 1),
+    ("synthetic branch 4", 16, 4, 3, 128, 128, 1, 1),
+    ("W48 stem 2", 4, 192, 144, 64, 64, 2, 1),
+    ("W48 branch 1", 4, 96, 72, 48, 48, 1, 1),
+    ("W48 branch 2", 4, 48, 36, 96, 96, 1, 1),
+    ("W48 branch 3", 4, 24, 18, 192, 192, 1, 1),
+    ("W48 branch 4", 4, 12, 9, 384, 384, 1, 1),
+    ("W48 head: first convolution", 4, 96, 72, 17, 128, 1, 1),
+    ("W48 head trunk", 4, 96, 72, 128, 128, 1, 1),
+    ("W48 head offsets, dilation 3", 4, 96, 72, 128, 306, 1, 3),
+    ("W48 head offsets, dilation 24", 4, 96, 72, 128, 306, 1, 24),
 )
 
 
-def _kernel_grad(convolution, stride):
-  def loss(kernel, x, cotangent):
-    return jnp.vdot(convolution(x, kernel, stride), cotangent)
-  return jax.jit(jax.grad(loss))
+def _xla_kernel_grad(x, kernel, cotangent, stride, padding, dilation):
+  """What lax.conv_general_dilated differentiates to."""
+  convolution = lambda k: jax.lax.conv_general_dilated(
+      x, k, stride, padding, rhs_dilation=dilation, dimension_numbers=("NHWC", "HWIO", "NHWC"))
+  return jax.vjp(convolution, kernel)[1](cotangent)[0]
 
 
-def _conv2d(x, kernel, stride):
-  return conv2d(x, kernel, stride=(stride, stride), padding=PADDING)
+def _patches(x, kernel, cotangent, stride, padding, dilation):
+  return conv_module._patch_kernel_grad(x, kernel, cotangent, stride, padding, dilation)
 
 
-def _xla(x, kernel, stride):
-  return jax.lax.conv_general_dilated(x, kernel, (stride, stride), PADDING,
-                                      dimension_numbers=("NHWC", "HWIO", "NHWC"))
+def _transposed(x, kernel, cotangent, stride, padding, dilation):
+  del stride  # Stride 1 only.
+  return conv_module._transposed_conv_kernel_grad(x, kernel, cotangent, padding, dilation)
 
 
 def main() -> None:
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--repeats", type=int, default=7)
+  parser.add_argument("--repeats", type=int, default=3)
+  parser.add_argument("--rounds", type=int, default=3)
   args = parser.parse_args()
-  print(f"jax {jax.__version__}, backend {jax.default_backend()}; {xla_cpu.describe()}")
-  print("| shape | N | H x W | C_in -> C_out | stride | per-image MFLOP | XLA ms | conv2d ms "
-        "| XLA / conv2d |")
-  print("|---|---|---|---|---|---|---|---|---|")
+  print(f"jax {jax.__version__}, backend {jax.default_backend()}; CPU "
+        f"{machine.cpu_description()}; {xla_cpu.describe()}")
+  print("| shape | N | H x W | C_in -> C_out | stride | dilation | GFLOP | XLA ms | patches ms "
+        "| transposed ms | conv2d | conv2d GFLOP/s | XLA / conv2d |")
+  print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
   rng = np.random.default_rng(0)
-  for name, batch, height, width, c_in, c_out, stride in SHAPES:
+  for name, batch, height, width, c_in, c_out, stride, dilation in SHAPES:
     x = jnp.asarray(rng.normal(size=(batch, height, width, c_in)), jnp.float32)
     kernel = jnp.asarray(rng.normal(size=(3, 3, c_in, c_out)), jnp.float32)
-    out_shape = _xla(x, kernel, stride).shape
+    options = ((stride, stride), ((dilation, dilation),) * 2, (dilation, dilation))
+    out_shape = jax.eval_shape(lambda x, k: jax.lax.conv_general_dilated(
+        x, k, options[0], options[1], rhs_dilation=options[2],
+        dimension_numbers=("NHWC", "HWIO", "NHWC")), x, kernel).shape
     cotangent = jnp.asarray(rng.normal(size=out_shape), jnp.float32)
-    inputs = (kernel, x, cotangent)
-    xla_grad, ours_grad = _kernel_grad(_xla, stride), _kernel_grad(_conv2d, stride)
-    xla_ms = 1e3 * model_bench.time_calls(lambda: xla_grad(*inputs), args.repeats)
-    ours_ms = 1e3 * model_bench.time_calls(lambda: ours_grad(*inputs), args.repeats)
-    mflop = 2 * out_shape[1] * out_shape[2] * 9 * c_in * c_out / 1e6
-    print(f"| {name} | {batch} | {height} x {width} | {c_in} -> {c_out} | {stride} | "
-          f"{mflop:.1f} | {xla_ms:.2f} | {ours_ms:.2f} | {xla_ms / ours_ms:.2f} |", flush=True)
+    ways = {"XLA": _xla_kernel_grad, "patches": _patches}
+    if stride == 1:
+      ways["transposed"] = _transposed
+    compiled = {way: jax.jit(functools.partial(fn, stride=options[0], padding=options[1],
+                                               dilation=options[2]))
+                for way, fn in ways.items()}
+    seconds = dict(zip(compiled, model_bench.time_side_by_side(
+        [functools.partial(fn, x, kernel, cotangent) for fn in compiled.values()],
+        args.repeats, args.rounds)))
+    chosen = "transposed" if conv_module._uses_transposed_conv(kernel.shape, options[0]) else (
+        "patches")
+    gflop = 2 * batch * out_shape[1] * out_shape[2] * 9 * c_in * c_out / 1e9
+    ms = {way: f"{1e3 * seconds[way]:.2f}" if way in seconds else "" for way in
+          ("XLA", "patches", "transposed")}
+    print(f"| {name} | {batch} | {height} x {width} | {c_in} -> {c_out} | {stride} | {dilation} "
+          f"| {gflop:.2f} | {ms['XLA']} | {ms['patches']} | {ms['transposed']} | {chosen} | "
+          f"{gflop / seconds[chosen]:.0f} | {seconds['XLA'] / seconds[chosen]:.2f} |", flush=True)
 
 
 if __name__ == "__main__":
