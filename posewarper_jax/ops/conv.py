@@ -8,13 +8,13 @@ two ways (benchmarks/RESULTS.md):
     where XLA's own convolution runs (xla_cpu.convolutions_are_xla; the package's default on
     Intel and AMD CPUs): as one forward convolution of the transposed input, (C_in, H_pad,
     W_pad, B), with the transposed cotangent, (H_out, W_out, B, C_out), as its kernel and the
-    dilation as its stride (`_transposed_conv_kernel_grad`). On a Zen 3 this was 1.1-2.4x
-    faster than the patches below at every such shape measured; through YNNPACK's convolution
-    it was 2-12x slower;
+    dilation as its stride (`_transposed_conv_kernel_grad`). On a Zen 3 this was as fast as
+    the patches below to 2x faster at every such shape measured (1.2x at the head's trunk);
+    through YNNPACK's convolution it was 2-12x slower;
   * otherwise (strided and 1x1 convolutions, or YNNPACK's convolution): as matmuls of patches
     (im2col) with the output cotangent, one block of output rows of one image at a time,
-    accumulated in a scan (the transposed convolution was 1.5-3x slower at strided and 1x1
-    ones). A block's patches, (rows * W_out, kh * kw * C_in), stay within
+    accumulated in a scan (the transposed convolution was up to 3x slower at W48's strided
+    and 1x1 convolutions). A block's patches, (rows * W_out, kh * kw * C_in), stay within
     `PATCH_BLOCK_BYTES`, so that the matmul reads them from cache.
 The forward pass and the input gradient are XLA's own on every platform, and on GPU and TPU
 the kernel gradient is too (lax.platform_dependent).
