@@ -1,15 +1,13 @@
 """Benchmark: `ops.conv2d`'s CPU kernel gradients against XLA's own, per convolution shape.
 
-On CPU, conv2d computes a convolution's kernel gradient either as one convolution of the
-transposed input with the transposed cotangent (stride 1, where XLA's own convolution runs) or
-as per-image patch matmuls accumulated in a scan (posewarper_jax/ops/conv.py); XLA's own kernel
-gradient is what `lax.conv_general_dilated` differentiates to. Each row times the jitted
-gradient with respect to the kernel alone (3x3 kernels, padding = dilation) all three ways
-(the transposed convolution at stride 1 only), alternated in --rounds blocks of --repeats calls
-(the lowest block median), at the shapes of configs/synthetic.py's tiny HRNet (batch 16, the
-demo's training batch), of HRNet-W48 at 384x288 (batch 4) and of PoseWarper's head in the
-stage-2 step (batch 4 pairs: the trunk and the offset convolutions at dilations 3 and 24). The
-"conv2d" column names the one conv2d takes.
+On CPU, conv2d computes a convolution's kernel gradient as per-image patch matmuls accumulated
+in a scan (posewarper_jax/ops/conv.py); XLA's own kernel gradient is what
+`lax.conv_general_dilated` differentiates to. Each row times the jitted gradient with respect
+to the kernel alone (3x3 kernels, padding = dilation) both ways, alternated in --rounds blocks
+of --repeats calls (the lowest block median), at the shapes of configs/synthetic.py's tiny HRNet
+(batch 16, the demo's training batch), of HRNet-W48 at 384x288 (batch 4) and of PoseWarper's
+head in the stage-2 step (batch 4 pairs: the first convolution, the trunk and the offset
+convolutions at dilations 3 and 24).
 
   python benchmarks/conv_kernel_grad.py [--repeats 3] [--rounds 3]
 """
@@ -33,7 +31,7 @@ import numpy as np
 from benchmarks import model as model_bench
 from posewarper_jax import machine
 from posewarper_jax import xla_cpu
-from posewarper_jax.ops import conv as conv_module
+from posewarper_jax.ops import conv2d
 
 # (model, batch, height, width, in channels, out channels, stride, dilation).
 SHAPES = (
@@ -62,13 +60,9 @@ def _xla_kernel_grad(x, kernel, cotangent, stride, padding, dilation):
   return jax.vjp(convolution, kernel)[1](cotangent)[0]
 
 
-def _patches(x, kernel, cotangent, stride, padding, dilation):
-  return conv_module._patch_kernel_grad(x, kernel, cotangent, stride, padding, dilation)
-
-
-def _transposed(x, kernel, cotangent, stride, padding, dilation):
-  del stride  # Stride 1 only.
-  return conv_module._transposed_conv_kernel_grad(x, kernel, cotangent, padding, dilation)
+def _conv2d_kernel_grad(x, kernel, cotangent, stride, padding, dilation):
+  convolution = lambda k: conv2d(x, k, stride=stride, padding=padding, dilation=dilation)
+  return jax.vjp(convolution, kernel)[1](cotangent)[0]
 
 
 def main() -> None:
@@ -78,9 +72,9 @@ def main() -> None:
   args = parser.parse_args()
   print(f"jax {jax.__version__}, backend {jax.default_backend()}; CPU "
         f"{machine.cpu_description()}; {xla_cpu.describe()}")
-  print("| shape | N | H x W | C_in -> C_out | stride | dilation | GFLOP | XLA ms | patches ms "
-        "| transposed ms | conv2d | conv2d GFLOP/s | XLA / conv2d |")
-  print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+  print("| shape | N | H x W | C_in -> C_out | stride | dilation | GFLOP | XLA ms | conv2d ms "
+        "| conv2d GFLOP/s | XLA / conv2d |")
+  print("|---|---|---|---|---|---|---|---|---|---|---|")
   rng = np.random.default_rng(0)
   for name, batch, height, width, c_in, c_out, stride, dilation in SHAPES:
     x = jnp.asarray(rng.normal(size=(batch, height, width, c_in)), jnp.float32)
@@ -90,23 +84,16 @@ def main() -> None:
         x, k, options[0], options[1], rhs_dilation=options[2],
         dimension_numbers=("NHWC", "HWIO", "NHWC")), x, kernel).shape
     cotangent = jnp.asarray(rng.normal(size=out_shape), jnp.float32)
-    ways = {"XLA": _xla_kernel_grad, "patches": _patches}
-    if stride == 1:
-      ways["transposed"] = _transposed
-    compiled = {way: jax.jit(functools.partial(fn, stride=options[0], padding=options[1],
-                                               dilation=options[2]))
-                for way, fn in ways.items()}
-    seconds = dict(zip(compiled, model_bench.time_side_by_side(
-        [functools.partial(fn, x, kernel, cotangent) for fn in compiled.values()],
-        args.repeats, args.rounds)))
-    chosen = "transposed" if conv_module._uses_transposed_conv(kernel.shape, options[0]) else (
-        "patches")
+    compiled = [jax.jit(functools.partial(fn, stride=options[0], padding=options[1],
+                                          dilation=options[2]))
+                for fn in (_xla_kernel_grad, _conv2d_kernel_grad)]
+    xla_s, ours_s = model_bench.time_side_by_side(
+        [functools.partial(fn, x, kernel, cotangent) for fn in compiled], args.repeats,
+        args.rounds)
     gflop = 2 * batch * out_shape[1] * out_shape[2] * 9 * c_in * c_out / 1e9
-    ms = {way: f"{1e3 * seconds[way]:.2f}" if way in seconds else "" for way in
-          ("XLA", "patches", "transposed")}
     print(f"| {name} | {batch} | {height} x {width} | {c_in} -> {c_out} | {stride} | {dilation} "
-          f"| {gflop:.2f} | {ms['XLA']} | {ms['patches']} | {ms['transposed']} | {chosen} | "
-          f"{gflop / seconds[chosen]:.0f} | {seconds['XLA'] / seconds[chosen]:.2f} |", flush=True)
+          f"| {gflop:.2f} | {1e3 * xla_s:.2f} | {1e3 * ours_s:.2f} | {gflop / ours_s:.0f} | "
+          f"{xla_s / ours_s:.2f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -22,9 +22,6 @@ own convolution on any CPU) or "ynnpack" (leave XLA_FLAGS alone). An XLA_FLAGS t
 sets xla_cpu_experimental_ynn_fusion_type is left as it is. The two convolutions round
 differently, so CPU results depend on the choice (as they do on the CPU's vector width).
 
-`convolutions_are_xla` tells from XLA_FLAGS which of the two runs CPU convolutions; ops/conv.py
-picks its kernel-gradient algorithm by it.
-
 XLA reads XLA_FLAGS when the backend starts: importing posewarper_jax after the first JAX
 computation leaves the setting without effect, and a warning says so. GPUs and TPUs ignore it.
 This module and posewarper_jax.machine import only the standard library.
@@ -58,29 +55,6 @@ def xla_flags(environ: Mapping[str, str], vendor: str) -> Optional[str]:
   if not wanted or YNN_FUSION_FLAG in flags:
     return None
   return " ".join(filter(None, (flags, XLA_CONVOLUTION_FLAG)))
-
-
-def convolutions_are_xla(flags: str) -> bool:
-  """Whether XLA_FLAGS `flags` leave CPU convolutions to XLA's own emitter instead of YNNPACK.
-
-  The last xla_cpu_experimental_ynn_fusion_type in `flags` decides: its values remove
-  individual_convolution from jaxlib's default fusion types ("-individual_convolution", as
-  `configure` writes), or list the fusion types without it (an empty list turns YNNPACK's
-  fusions off). Without that flag, or with "+" values only, jaxlib's default (YNNPACK) stays.
-  """
-  value = None
-  for flag in flags.split():
-    if flag.startswith(f"{YNN_FUSION_FLAG}="):
-      value = flag.partition("=")[2]
-  if value is None:
-    return False
-  types = [name.strip() for name in value.split(",") if name.strip()]
-  if "-individual_convolution" in types:
-    return True
-  listed = [name for name in types if name[0] not in "+-"]
-  if listed or not types:
-    return "individual_convolution" not in listed and "+individual_convolution" not in types
-  return False
 
 
 def _backend_started() -> bool:

@@ -2,32 +2,19 @@
 
 XLA:CPU computes a convolution's kernel gradient about 3-14x slower than the forward pass
 (measured on 2 Zen 3 cores: 3x3, 128 channels, 96x72, batch 8: forward 133 ms, XLA's kernel
-gradient 1,910 ms, with YNNPACK's convolution). On CPU this op computes it instead in one of
-two ways (benchmarks/RESULTS.md):
-  * stride 1, kernels larger than 1x1 (HRNet's 3x3 convolutions and PoseWarper's whole head),
-    where XLA's own convolution runs (xla_cpu.convolutions_are_xla; the package's default on
-    Intel and AMD CPUs): as one forward convolution of the transposed input, (C_in, H_pad,
-    W_pad, B), with the transposed cotangent, (H_out, W_out, B, C_out), as its kernel and the
-    dilation as its stride (`_transposed_conv_kernel_grad`). On a Zen 3 this was as fast as
-    the patches below to 2x faster at every such shape measured (1.2x at the head's trunk);
-    through YNNPACK's convolution it was 2-12x slower;
-  * otherwise (strided and 1x1 convolutions, or YNNPACK's convolution): as matmuls of patches
-    (im2col) with the output cotangent, one block of output rows of one image at a time,
-    accumulated in a scan (the transposed convolution was up to 3x slower at W48's strided
-    and 1x1 convolutions). A block's patches, (rows * W_out, kh * kw * C_in), stay within
-    `PATCH_BLOCK_BYTES`, so that the matmul reads them from cache.
-The forward pass and the input gradient are XLA's own on every platform, and on GPU and TPU
-the kernel gradient is too (lax.platform_dependent).
+gradient 1,910 ms). On CPU this op computes it instead as matmuls of patches (im2col) with the
+output cotangent, one block of output rows of one image at a time, accumulated in a scan
+(231-278 ms at that shape for whole images; 2.5-3x faster at 48-64 channels). A block's patches,
+(rows * W_out, kh * kw * C_in), stay within `PATCH_BLOCK_BYTES`, so that the matmul reads them
+from cache. The forward pass and the input gradient are XLA's own on every platform, and on GPU
+and TPU the kernel gradient is too (lax.platform_dependent).
 """
 
 import functools
-import os
 from typing import Sequence
 
 import jax
 import jax.numpy as jnp
-
-from posewarper_jax import xla_cpu
 
 _DIMENSIONS = ("NHWC", "HWIO", "NHWC")
 _TRANSPOSED_A = (((0,), (0,)), ((), ()))  # dot_general: contract the rows of both operands.
@@ -123,48 +110,13 @@ def _patch_kernel_grad(x, kernel, cotangent, stride, padding, dilation,
   return (total.T if transposed else total).reshape(kernel.shape).astype(kernel.dtype)
 
 
-def _transposed_conv_kernel_grad(x, kernel, cotangent, padding, dilation):
-  """The stride-1 kernel gradient as one convolution, batch and channels swapped.
-
-  dK[i, j, c, o] = sum_{n, y, x} x_pad[n, y + i d_h, x + j d_w, c] g[n, y, x, o]: a valid
-  convolution of x_pad as (C_in, H_pad, W_pad, B) images of B channels with the cotangent as a
-  (H_out, W_out, B, C_out) kernel, window strides (d_h, d_w); its (C_in, kh, kw, C_out) output
-  is the kernel gradient, transposed. Accumulates in float64 for float64 operands, else in
-  float32 (bfloat16 included).
-  """
-  accumulation = jnp.promote_types(x.dtype, jnp.float32)
-  padded = jax.lax.pad(x, jnp.zeros((), x.dtype),
-                       ((0, 0, 0), (*padding[0], 0), (*padding[1], 0), (0, 0, 0)))
-  images = jnp.transpose(padded, (3, 1, 2, 0))
-  grad = jax.lax.conv_general_dilated(images, jnp.transpose(cotangent, (1, 2, 0, 3)), dilation,
-                                      "VALID", dimension_numbers=_DIMENSIONS,
-                                      preferred_element_type=accumulation)
-  return jnp.transpose(grad, (1, 2, 0, 3)).astype(kernel.dtype)
-
-
-def _uses_transposed_conv(kernel_shape: Sequence[int], stride: Sequence[int]) -> bool:
-  """Whether the CPU kernel gradient is `_transposed_conv_kernel_grad` (module docstring).
-
-  XLA_FLAGS are read when the gradient is traced; the backend read them when it started.
-  """
-  return (tuple(stride) == (1, 1) and tuple(kernel_shape[:2]) != (1, 1)
-          and xla_cpu.convolutions_are_xla(os.environ.get("XLA_FLAGS", "")))
-
-
-def _cpu_kernel_grad(x, kernel, cotangent, stride, padding, dilation):
-  """The faster of the two CPU kernel gradients for this convolution."""
-  if _uses_transposed_conv(kernel.shape, stride):
-    return _transposed_conv_kernel_grad(x, kernel, cotangent, padding, dilation)
-  return _patch_kernel_grad(x, kernel, cotangent, stride, padding, dilation)
-
-
 def _conv_bwd(stride, padding, dilation, residuals, cotangent):
   x, kernel = residuals
   _, transpose = jax.vjp(lambda x, k: _xla_conv(x, k, stride, padding, dilation), x, kernel)
   x_grad = transpose(cotangent)[0]
   kernel_grad = jax.lax.platform_dependent(
       x, kernel, cotangent,
-      cpu=lambda *args: _cpu_kernel_grad(*args, stride, padding, dilation),
+      cpu=lambda *args: _patch_kernel_grad(*args, stride, padding, dilation),
       default=lambda x, kernel, cotangent: transpose(cotangent)[1])
   return x_grad, kernel_grad
 
