@@ -53,10 +53,14 @@ SHAPES = (
 )
 
 
+def _xla(x, kernel, stride, padding, dilation):
+  return jax.lax.conv_general_dilated(x, kernel, stride, padding, rhs_dilation=dilation,
+                                      dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+
 def _xla_kernel_grad(x, kernel, cotangent, stride, padding, dilation):
   """What lax.conv_general_dilated differentiates to."""
-  convolution = lambda k: jax.lax.conv_general_dilated(
-      x, k, stride, padding, rhs_dilation=dilation, dimension_numbers=("NHWC", "HWIO", "NHWC"))
+  convolution = lambda k: _xla(x, k, stride, padding, dilation)
   return jax.vjp(convolution, kernel)[1](cotangent)[0]
 
 
@@ -79,13 +83,11 @@ def main() -> None:
   for name, batch, height, width, c_in, c_out, stride, dilation in SHAPES:
     x = jnp.asarray(rng.normal(size=(batch, height, width, c_in)), jnp.float32)
     kernel = jnp.asarray(rng.normal(size=(3, 3, c_in, c_out)), jnp.float32)
-    options = ((stride, stride), ((dilation, dilation),) * 2, (dilation, dilation))
-    out_shape = jax.eval_shape(lambda x, k: jax.lax.conv_general_dilated(
-        x, k, options[0], options[1], rhs_dilation=options[2],
-        dimension_numbers=("NHWC", "HWIO", "NHWC")), x, kernel).shape
+    options = dict(stride=(stride, stride), padding=((dilation, dilation),) * 2,
+                   dilation=(dilation, dilation))
+    out_shape = jax.eval_shape(functools.partial(_xla, **options), x, kernel).shape
     cotangent = jnp.asarray(rng.normal(size=out_shape), jnp.float32)
-    compiled = [jax.jit(functools.partial(fn, stride=options[0], padding=options[1],
-                                          dilation=options[2]))
+    compiled = [jax.jit(functools.partial(fn, **options))
                 for fn in (_xla_kernel_grad, _conv2d_kernel_grad)]
     xla_s, ours_s = model_bench.time_side_by_side(
         [functools.partial(fn, x, kernel, cotangent) for fn in compiled], args.repeats,
