@@ -5,7 +5,14 @@ import pathlib
 
 import pytest
 
-import posewarper_jax  # pylint: disable=unused-import  (XLA:CPU flags before any test runs JAX)
+# The suite compiles hundreds of tiny programs and runs each a few times: LLVM's optimisations
+# would cost more compile time than they save at run time. Set before JAX starts its backend;
+# subprocesses inherit it. POSEWARPER_TEST_XLA_OPTIMIZATION=1 keeps XLA's default level.
+TEST_XLA_FLAGS = "--xla_backend_optimization_level=0"
+if os.environ.get("POSEWARPER_TEST_XLA_OPTIMIZATION", "0") != "1":
+  os.environ["XLA_FLAGS"] = " ".join(filter(None, (os.environ.get("XLA_FLAGS"), TEST_XLA_FLAGS)))
+
+import posewarper_jax  # pylint: disable=unused-import,g-import-not-at-top  (XLA:CPU flags first)
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 

@@ -66,7 +66,8 @@ def run_environment(cache: pathlib.Path, num_devices: Optional[int] = None) -> d
              JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
              JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0", TF_CPP_MIN_LOG_LEVEL="2")
   if num_devices is not None:
-    env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={num_devices}"
+    env["XLA_FLAGS"] = " ".join(filter(None, (
+        env.get("XLA_FLAGS"), f"--xla_force_host_platform_device_count={num_devices}")))
   return env
 
 

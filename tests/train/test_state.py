@@ -22,7 +22,9 @@ class _Blocks(nn.Module):
 def test_jit_init_gives_the_default_compilations_variables():
   module, key, x = _Blocks(), jax.random.key(3), jnp.zeros((1, 8, 8, 5))
   fast = state_lib.jit_init(module)(key, x)
-  default = jax.jit(module.init)(key, x)
+  # XLA's default level, 2 (the suite otherwise compiles at level 0: tests/conftest.py).
+  default = jax.jit(module.init).lower(key, x).compile(
+      compiler_options={"xla_backend_optimization_level": 2})(key, x)
   assert jax.tree.structure(fast) == jax.tree.structure(default)
   jax.tree.map(np.testing.assert_array_equal, fast, default)
   kernels = [leaf for path, leaf in jax.tree_util.tree_leaves_with_path(fast)
