@@ -62,8 +62,11 @@ def train_command(workdir: pathlib.Path, variant: str, root: pathlib.Path,
 
 
 def run_environment(cache: pathlib.Path, num_devices: Optional[int] = None) -> dict[str, str]:
+  """The runs' environment: the shared cache keeps programs that compile in 0.5 s or more, as
+  in tests/conftest.py (reading back the three dozen small eager ops of a run cost more than
+  compiling them: a warm run 24 s with them cached, 20-22 s without)."""
   env = dict(os.environ, JAX_COMPILATION_CACHE_DIR=str(cache),
-             JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0",
+             JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0.5",
              JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0", TF_CPP_MIN_LOG_LEVEL="2")
   if num_devices is not None:
     env["XLA_FLAGS"] = " ".join(filter(None, (
