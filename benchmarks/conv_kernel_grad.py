@@ -1,7 +1,8 @@
 """Benchmark: `ops.conv2d`'s CPU kernel gradients against XLA's own, per convolution shape.
 
-On CPU, conv2d computes a convolution's kernel gradient as per-image patch matmuls accumulated
-in a scan (posewarper_jax/ops/conv.py); XLA's own kernel gradient is what
+On CPU, conv2d computes a convolution's kernel gradient image by image in a scan (at stride
+1 as a convolution of the transposed image with its cotangent, otherwise as patch matmuls:
+posewarper_jax/ops/conv.py); XLA's own kernel gradient is what
 `lax.conv_general_dilated` differentiates to. Each row times the jitted gradient with respect
 to the kernel alone (3x3 kernels, padding = dilation) both ways, alternated in --rounds blocks
 of --repeats calls (the lowest block median), at the shapes of configs/synthetic.py's tiny HRNet

@@ -2,12 +2,19 @@
 
 XLA:CPU computes a convolution's kernel gradient about 3-14x slower than the forward pass
 (measured on 2 Zen 3 cores: 3x3, 128 channels, 96x72, batch 8: forward 133 ms, XLA's kernel
-gradient 1,910 ms). On CPU this op computes it instead as matmuls of patches (im2col) with the
-output cotangent, one block of output rows of one image at a time, accumulated in a scan
-(231-278 ms at that shape for whole images; 2.5-3x faster at 48-64 channels). A block's patches,
-(rows * W_out, kh * kw * C_in), stay within `PATCH_BLOCK_BYTES`, so that the matmul reads them
-from cache. The forward pass and the input gradient are XLA's own on every platform, and on GPU
-and TPU the kernel gradient is too (lax.platform_dependent).
+gradient 1,910 ms). On CPU this op computes it one image at a time, accumulated in a scan:
+  * stride 1: as a convolution of the image, padded and transposed to (C_in, H_pad, W_pad, 1),
+    with the image's cotangent as a (H_out, W_out, 1, C_out) kernel (window strides = the
+    dilation). A batch of one makes the cotangent a kernel without a copy, so XLA computes the
+    cotangent once for this and the input gradient (1.1-1.6x faster than the patch matmuls at
+    HRNet-W48's and PoseWarper's stride-1 shapes; the W48 stage-2 step 4-14% faster);
+  * strides above 1: as matmuls of patches (im2col) with the output cotangent, one block of
+    output rows at a time (231-278 ms at the shape above for whole images; 2.5-3x faster at
+    48-64 channels), where the convolution above was 4-5x slower. A block's patches,
+    (rows * W_out, kh * kw * C_in), stay within `PATCH_BLOCK_BYTES`, so that the matmul reads
+    them from cache.
+The forward pass and the input gradient are XLA's own on every platform, and on GPU and TPU the
+kernel gradient is too (lax.platform_dependent). benchmarks/RESULTS.md has the measurements.
 """
 
 import functools
@@ -110,13 +117,44 @@ def _patch_kernel_grad(x, kernel, cotangent, stride, padding, dilation,
   return (total.T if transposed else total).reshape(kernel.shape).astype(kernel.dtype)
 
 
+def _transposed_kernel_grad(x, kernel, cotangent, padding, dilation):
+  """The kernel gradient (kh, kw, C_in, C_out) of a stride-1 convolution, image by image.
+
+  dK[i, j, c, o] = sum_{y, x} x_pad[n, y + i d, x + j d, c] g[n, y, x, o] is, per image n, a
+  convolution of x_pad[n] laid out as (C_in, H_pad, W_pad, 1) (its channels as the batch) with
+  g[n] as a (H_out, W_out, 1, C_out) kernel, window strides d: output (C_in, kh, kw, C_out).
+  Accumulates in float64 for float64 operands, else in float32 (bfloat16 included).
+  """
+  kh, kw, in_channels, out_channels = kernel.shape
+  accumulation = jnp.promote_types(x.dtype, jnp.float32)
+
+  def accumulate(total, image):
+    pixels = jnp.transpose(jax.lax.dynamic_index_in_dim(x, image, keepdims=False), (2, 0, 1))
+    pixels = jnp.pad(pixels, ((0, 0), tuple(padding[0]), tuple(padding[1])))
+    grad = jax.lax.dynamic_index_in_dim(cotangent, image, keepdims=False)
+    product = jax.lax.conv_general_dilated(
+        pixels[..., None], grad[:, :, None, :], dilation, "VALID",
+        dimension_numbers=_DIMENSIONS, preferred_element_type=accumulation)
+    return total + product, None
+
+  total, _ = jax.lax.scan(accumulate, jnp.zeros((in_channels, kh, kw, out_channels),
+                                                accumulation), jnp.arange(x.shape[0]))
+  return jnp.transpose(total, (1, 2, 0, 3)).astype(kernel.dtype)
+
+
+def _cpu_kernel_grad(x, kernel, cotangent, stride, padding, dilation):
+  if tuple(stride) == (1, 1):
+    return _transposed_kernel_grad(x, kernel, cotangent, padding, dilation)
+  return _patch_kernel_grad(x, kernel, cotangent, stride, padding, dilation)
+
+
 def _conv_bwd(stride, padding, dilation, residuals, cotangent):
   x, kernel = residuals
   _, transpose = jax.vjp(lambda x, k: _xla_conv(x, k, stride, padding, dilation), x, kernel)
   x_grad = transpose(cotangent)[0]
   kernel_grad = jax.lax.platform_dependent(
       x, kernel, cotangent,
-      cpu=lambda *args: _patch_kernel_grad(*args, stride, padding, dilation),
+      cpu=lambda *args: _cpu_kernel_grad(*args, stride, padding, dilation),
       default=lambda x, kernel, cotangent: transpose(cotangent)[1])
   return x_grad, kernel_grad
 

@@ -1,4 +1,5 @@
-"""conv2d: XLA's convolution with the patch-matmul kernel gradient on CPU."""
+"""conv2d: XLA's convolution with its own CPU kernel gradients (a per-image convolution at
+stride 1, patch matmuls otherwise)."""
 
 import jax
 import jax.numpy as jnp
