@@ -13,7 +13,8 @@ from tests.conftest import REPO_ROOT
 # Runs in a fresh process: the host platform must be split into 2 devices before jax starts.
 _TWO_DEVICE_SCRIPT = textwrap.dedent("""
     import os
-    os.environ["XLA_FLAGS"] = os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=2"
+    flags = os.environ.get("XLA_FLAGS", "")
+    os.environ["XLA_FLAGS"] = flags + " --xla_force_host_platform_device_count=2"
     import jax, jax.numpy as jnp, numpy as np
     from posewarper_jax.models import HRNet
     from posewarper_jax import sharding

@@ -6,8 +6,9 @@ gradient 1,910 ms). On CPU this op computes it one image at a time, accumulated 
   * stride 1: as a convolution of the image, padded and transposed to (C_in, H_pad, W_pad, 1),
     with the image's cotangent as a (H_out, W_out, 1, C_out) kernel (window strides = the
     dilation). A batch of one makes the cotangent a kernel without a copy, so XLA computes the
-    cotangent once for this and the input gradient (1.1-1.6x faster than the patch matmuls at
-    HRNet-W48's and PoseWarper's stride-1 shapes; the W48 stage-2 step 4-14% faster);
+    cotangent once for this and the input gradient. Against the patch matmuls below: 1.1-1.6x
+    faster at PoseWarper's head and HRNet-W48's first three branches, 7-9% slower at the
+    fourth, the W48 stage-2 step 4-14% faster;
   * strides above 1: as matmuls of patches (im2col) with the output cotangent, one block of
     output rows at a time (231-278 ms at the shape above for whole images; 2.5-3x faster at
     48-64 channels), where the convolution above was 4-5x slower. A block's patches,
