@@ -2,6 +2,7 @@
 
 import os
 import pathlib
+from typing import Optional
 
 import pytest
 
@@ -9,8 +10,15 @@ import pytest
 # would cost more compile time than they save at run time. Set before JAX starts its backend;
 # subprocesses inherit it. POSEWARPER_TEST_XLA_OPTIMIZATION=1 keeps XLA's default level.
 TEST_XLA_FLAGS = "--xla_backend_optimization_level=0"
+
+
+def with_xla_flag(flags: Optional[str], flag: str) -> str:
+  """XLA_FLAGS `flags` (None when unset) with `flag` appended."""
+  return " ".join(filter(None, (flags, flag)))
+
+
 if os.environ.get("POSEWARPER_TEST_XLA_OPTIMIZATION", "0") != "1":
-  os.environ["XLA_FLAGS"] = " ".join(filter(None, (os.environ.get("XLA_FLAGS"), TEST_XLA_FLAGS)))
+  os.environ["XLA_FLAGS"] = with_xla_flag(os.environ.get("XLA_FLAGS"), TEST_XLA_FLAGS)
 
 import posewarper_jax  # pylint: disable=unused-import,g-import-not-at-top  (XLA:CPU flags first)
 

@@ -144,7 +144,7 @@ def _transposed_kernel_grad(x, kernel, cotangent, padding, dilation):
 
 
 def _cpu_kernel_grad(x, kernel, cotangent, stride, padding, dilation):
-  if tuple(stride) == (1, 1):
+  if stride == (1, 1):
     return _transposed_kernel_grad(x, kernel, cotangent, padding, dilation)
   return _patch_kernel_grad(x, kernel, cotangent, stride, padding, dilation)
 

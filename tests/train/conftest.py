@@ -15,7 +15,7 @@ from typing import Optional
 import pytest
 
 from posewarper_jax.data import synthetic
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, with_xla_flag
 
 # configs/synthetic.py shrunk further: TINY_HRNET of tests/models/conftest.py, 32 x 64 crops.
 TINY_OVERRIDES = {
@@ -69,8 +69,8 @@ def run_environment(cache: pathlib.Path, num_devices: Optional[int] = None) -> d
              JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS="0.5",
              JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES="0", TF_CPP_MIN_LOG_LEVEL="2")
   if num_devices is not None:
-    env["XLA_FLAGS"] = " ".join(filter(None, (
-        env.get("XLA_FLAGS"), f"--xla_force_host_platform_device_count={num_devices}")))
+    env["XLA_FLAGS"] = with_xla_flag(env.get("XLA_FLAGS"),
+                                     f"--xla_force_host_platform_device_count={num_devices}")
   return env
 
 
