@@ -4,11 +4,12 @@ Writes a few synthetic 1920x1080 frames (smooth colour fields, edges and pixel n
 quality 90: a little larger, so slower to decode, than real PoseTrack frames) into a temporary
 folder, with persons whose boxes span 150-700 px in height like PoseTrack's, then runs the full
 training pipeline (decode A and B, half-body/scale/rotation/flip, two 384x288 crops, 96x72x17
-targets) single process for --seconds after a warm-up: with reduced-scale decoding ("auto") and
-without ("full"), each with the TF-op crop and with cv2.warpAffine (config.warp_backend). CPU
-ms per pair (all threads) is printed beside the wall-clock rate: it is less sensitive to other
-load on the machine. Also prints the cost of decoding one whole frame at each DCT ratio.
-Goal (PERFORMANCE.md): 100 pairs/s or more on 2 cores.
+targets, uint8 crops as the step takes them) single process for --seconds after a warm-up: with
+reduced-scale decoding ("auto") and without ("full"), each with cv2.warpAffine (the default) and
+with the TF-op crop (config.warp_backend). CPU ms per pair (all threads) is printed beside the
+wall-clock rate: it is less sensitive to other load on the machine. Also prints the cost of
+decoding one whole frame at each DCT ratio. Goals: 100 pairs/s or more on 2 cores
+(PERFORMANCE.md), and 200 with the default settings.
 
 --images reads existing JPEG frames instead (e.g. the PoseTrack18 sample's
 ../shared/data/posetrack18_sample/images/val/*/000000.jpg, 83-145 KB at 1920x1080), cycled over
@@ -157,8 +158,8 @@ def main() -> None:
           f"each, {progressive} progressive; {args.frames * 3} instances; tf {tf.__version__}")
     costs = decode_cost(pathlib.Path(video.frames[0].path), args.decode_repeats)
     print("decode per frame: " + ", ".join(f"1/{r}: {ms:.1f} ms" for r, ms in costs.items()))
-    for decode_ratio, warp_backend in (("auto", "tf"), ("full", "tf"), ("auto", "cv2"),
-                                       ("full", "cv2")):
+    for decode_ratio, warp_backend in (("auto", "cv2"), ("full", "cv2"), ("auto", "tf"),
+                                       ("full", "tf")):
       pairs_per_second((video,), decode_ratio, warp_backend, args.batch, args.seconds)
 
 

@@ -92,9 +92,10 @@ def input_config() -> ml_collections.ConfigDict:
   # "auto": decode each JPEG at the largest DCT ratio (2/4/8) that keeps at least the crop's
   # resolution (data/crops.py); "full": full-resolution decode exactly like the original.
   config.decode_ratio = "auto"
-  # Bilinear crop: "tf" (float32 TF ops, the pipeline stays a TF graph) | "cv2" (the original's
-  # cv2.warpAffine through tf.numpy_function: its rounded uint8 pixels, calls Python).
-  config.warp_backend = "tf"
+  # Bilinear crop: "cv2" (the original's cv2.warpAffine through tf.numpy_function: its uint8
+  # pixels; calls Python, faster) | "tf" (float32 TF ops and XLA, rounded to uint8 for training;
+  # the pipeline stays a pure TF graph, e.g. for tf.data service). data/crops.py.
+  config.warp_backend = "cv2"
   # A corrupt JPEG (not a JPEG, truncated, undecodable) among the images the pipelines read:
   # False: an error naming it and its annotation file; True: counted as
   # image_check.SKIP_CORRUPT_IMAGE and read as missing (a supporting frame falls back to frame t,

@@ -51,6 +51,7 @@ from posewarper_jax.apps import pseudo_labels
 from posewarper_jax.apps import scoring
 from posewarper_jax.data import datasets
 from posewarper_jax.data import frame_pairs
+from posewarper_jax.data import pixels
 from posewarper_jax.data import posetrack
 from posewarper_jax.data import records
 from posewarper_jax.data import sparse_labels
@@ -60,7 +61,6 @@ from posewarper_jax.train import loop
 from posewarper_jax.viz import curves
 from posewarper_jax.viz import offsets as offsets_viz
 from posewarper_jax.viz import overlays
-from posewarper_jax.viz import pairs
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 # The paper's Table 1 and SOTA-table columns (SPEC 9).
@@ -194,7 +194,7 @@ def offset_figure(stage2_dir: str, videos, labeled, input_config, out_path: str)
   joint = "left_wrist"
   pixel = prediction.peak(joint)
   return offsets_viz.write_offset_figure(
-      out_path, pairs.to_uint8(frames[0]), pairs.to_uint8(frames[1]),
+      out_path, pixels.to_uint8(frames[0]), pixels.to_uint8(frames[1]),
       prediction.centre_offsets(joint, 0), prediction.sampling_points(joint, 0, pixel), pixel,
       joint=joint, dilation=prediction.dilations[0])
 

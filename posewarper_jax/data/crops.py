@@ -1,19 +1,28 @@
 """JPEG decoding and affine cropping inside the tf.data graph (SPEC sections 2 and 3.3).
 
 The crop of a frame is `cv2.warpAffine(image, matrix, output_size, INTER_LINEAR, BORDER_CONSTANT 0)`
-in the original; `warp` samples the same bilinear, constant-0-border map in float32 (within
-about 1/255 of cv2's rounded uint8 pixels), and `warp_cv2` calls cv2 itself.
+in the original, a uint8 image that is then normalised. Two backends compute it
+(config.input.warp_backend):
+- "cv2" (the default) calls cv2 itself through tf.numpy_function: the original's pixels. Each
+  frame is warped as RGBA, for which OpenCV's vectorised kernel is about twice as fast as for
+  RGB (`_warp_cv2_numpy`).
+- "tf" samples the same bilinear, constant-0-border map in float32 with TF ops and XLA (within
+  about 1/255 of cv2's rounded uint8 pixels); the pipeline then stays a pure TF graph (no
+  Python calls: usable with tf.data service).
 
-`warp` costs two gathers per crop whatever the number of stacked frames: the image, still in
-its own dtype (uint8 pixels), is laid out as a table of horizontally adjacent pixel pairs
-(`_pair_table`, a few contiguous copies), and each output pixel gathers the pair on the row
-above and the one below its sample point. The sample points and the interpolation are
+`warp_frames` gives uint8 crops (the training pipeline's, normalised on the device), and
+`warp_and_normalize` ImageNet-normalised float32 ones (inference and the applications).
+
+The "tf" backend costs two gathers per crop whatever the number of stacked frames: the image,
+still in its own dtype (uint8 pixels), is laid out as a table of horizontally adjacent pixel
+pairs (`_pair_table`, a few contiguous copies), and each output pixel gathers the pair on the
+row above and the one below its sample point. The sample points and the interpolation are
 XLA-compiled (`jit_compile`): their shapes depend only on the crop size, so they compile once,
 and XLA fuses the per-pixel float maths (plain TF ops would write every intermediate of the
-crop to memory and broadcast slowly).
-`warp_and_normalize` crops several frames with one affine (frames A and B of a pair) for the
-gathers of one: it packs them into the bytes of wider integers instead of stacking channels,
-and fuses their unpacking and the ImageNet normalisation into the XLA interpolation.
+crop to memory and broadcast slowly). Frames cropped with one affine (frames A and B of a pair)
+share the gathers of one: they are packed into the bytes of wider integers instead of stacking
+channels, and their unpacking (and normalisation or rounding) is fused into the XLA
+interpolation.
 
 Only the part of the JPEG that the crop can read is decoded (`decode_window`,
 `tf.io.decode_and_crop_jpeg`); its pixels are identical to a full decode, so this changes
@@ -29,17 +38,16 @@ The result is a slightly smoother (box-filtered) crop; with the switch off the i
 at full resolution exactly as in the original.
 """
 
+import functools
 from typing import Sequence
 
 import cv2
 import numpy as np
 import tensorflow as tf
 
+from posewarper_jax.data import pixels as pixels_lib
 from posewarper_jax.data import transforms
 
-# SPEC 2: RGB pixels scaled to [0, 1], then normalised with the ImageNet statistics.
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
 # The scale factors libjpeg's DCT-domain decoder supports (`tf.io.decode_jpeg(ratio=...)`).
 DECODE_RATIOS = (1, 2, 4, 8)
 
@@ -245,11 +253,15 @@ def _unpack_frame(packed: tf.Tensor, index: int) -> tf.Tensor:
 
 
 @tf.function(jit_compile=True, autograph=False)
-def _interpolate_and_normalize(pairs: tf.Tensor, points: tf.Tensor,
-                               num_frames: int) -> tuple[tf.Tensor, ...]:
-  """`_interpolate` of each of the `_pack_frames` in `pairs`, ImageNet-normalised."""
-  return tuple(normalize(_interpolate(_unpack_frame(pairs, index), points))
-               for index in range(num_frames))
+def _interpolate_packed(pairs: tf.Tensor, points: tf.Tensor, num_frames: int,
+                        normalized: bool) -> tuple[tf.Tensor, ...]:
+  """`_interpolate` of each of the `_pack_frames` in `pairs`: ImageNet-normalised float32, or
+  rounded to the nearest uint8 (normalized=False)."""
+  interpolated = [_interpolate(_unpack_frame(pairs, index), points)
+                  for index in range(num_frames)]
+  if normalized:
+    return tuple(normalize(crop) for crop in interpolated)
+  return tuple(tf.cast(tf.round(crop), tf.uint8) for crop in interpolated)
 
 
 _interpolate_compiled = tf.function(_interpolate, jit_compile=True, autograph=False)
@@ -277,19 +289,29 @@ def warp(image: tf.Tensor, matrix: tf.Tensor, output_size: Sequence[int]) -> tf.
   return _interpolate_compiled(*_gather_pairs(image, matrix, output_size))
 
 
+def _warp_cv2_numpy(pixels: np.ndarray, forward: np.ndarray, out_w: int,
+                    out_h: int) -> np.ndarray:
+  """cv2.warpAffine of each 3-channel group of (H, W, C) uint8 `pixels` -> (out_h, out_w, C).
+
+  Each group is warped as RGBA (a constant 4th channel, dropped again): OpenCV's vectorised
+  bilinear kernel serves 4 channels about twice as fast as 3, with the same RGB pixels.
+  """
+  parts = []
+  for c in range(0, pixels.shape[-1], 3):
+    rgba = cv2.cvtColor(np.ascontiguousarray(pixels[..., c:c + 3]), cv2.COLOR_RGB2RGBA)
+    warped = cv2.warpAffine(rgba, forward.astype(np.float64), (out_w, out_h),
+                            flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
+                            borderValue=0)
+    parts.append(cv2.cvtColor(warped, cv2.COLOR_RGBA2RGB))
+  return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=-1)
+
+
 def _warp_cv2_pixels(image: tf.Tensor, matrix: tf.Tensor,
                      output_size: Sequence[int]) -> tf.Tensor:
-  """cv2.warpAffine of every 3-channel group of `image` -> (out_h, out_w, C) in image.dtype."""
+  """`_warp_cv2_numpy` in the graph: (H, W, C) uint8 -> (out_h, out_w, C) uint8."""
   out_w, out_h = int(output_size[0]), int(output_size[1])
-
-  def _warp(pixels: np.ndarray, forward: np.ndarray) -> np.ndarray:
-    forward = forward.astype(np.float64)
-    parts = [cv2.warpAffine(np.ascontiguousarray(pixels[..., c:c + 3]), forward, (out_w, out_h),
-                            flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-             for c in range(0, pixels.shape[-1], 3)]
-    return np.concatenate([p.reshape(out_h, out_w, -1) for p in parts], axis=-1)
-
-  result = tf.numpy_function(_warp, [image, tf.cast(matrix, tf.float32)], image.dtype,
+  warp = functools.partial(_warp_cv2_numpy, out_w=out_w, out_h=out_h)
+  result = tf.numpy_function(warp, [image, tf.cast(matrix, tf.float32)], image.dtype,
                              stateful=False)
   return tf.ensure_shape(result, [out_h, out_w, image.shape[-1]])
 
@@ -297,9 +319,9 @@ def _warp_cv2_pixels(image: tf.Tensor, matrix: tf.Tensor,
 def warp_cv2(image: tf.Tensor, matrix: tf.Tensor, output_size: Sequence[int]) -> tf.Tensor:
   """`warp` computed by the original's own cv2.warpAffine (through tf.numpy_function).
 
-  Same arguments and result layout as `warp`; the pixels are cv2's uint8 crop (fixed-point
-  bilinear, rounded) as float32, as in the original. The graph then calls Python (holds the
-  GIL briefly; not usable with tf.data service).
+  Same result layout as `warp`, for uint8 images of 3k channels; the pixels are cv2's uint8
+  crop (fixed-point bilinear, rounded) as float32, as in the original. The graph then calls
+  Python (holds the GIL briefly; not usable with tf.data service).
   """
   return tf.cast(_warp_cv2_pixels(image, matrix, output_size), tf.float32)
 
@@ -307,32 +329,49 @@ def warp_cv2(image: tf.Tensor, matrix: tf.Tensor, output_size: Sequence[int]) ->
 WARP_BACKENDS = {"tf": warp, "cv2": warp_cv2}
 
 
-def warp_and_normalize(frames: Sequence[tf.Tensor], matrix: tf.Tensor,
-                       output_size: Sequence[int], backend: str = "tf") -> tuple[tf.Tensor, ...]:
-  """Crops up to 4 frames with one affine and ImageNet-normalises the crops.
-
-  frames: (H, W, 3) uint8 each, all of one shape; matrix: (2, 3) image -> crop; backend: a key
-  of WARP_BACKENDS. Returns one (out_h, out_w, 3) float32 crop per frame, equal to `normalize`
-  of the backend's crop (up to float rounding). With "tf" the frames are packed into the bytes
-  of one wider unsigned integer per channel (a few vectorised ops instead of interleaving
-  channels), so their crops cost the gathers of a single `warp`; unpacking, interpolation and
-  normalisation are one XLA computation that never materialises the unnormalised crops.
-  """
+def _warp_frames(frames: Sequence[tf.Tensor], matrix: tf.Tensor, output_size: Sequence[int],
+                 backend: str, normalized: bool) -> tuple[tf.Tensor, ...]:
+  """`warp_frames` (normalized=False) or `warp_and_normalize` (True)."""
   if not 1 <= len(frames) <= max(_PACKED_DTYPES):
     raise ValueError(f"{len(frames)} frames: expected 1 to {max(_PACKED_DTYPES)}")
   if backend == "tf":
     pairs, points = _gather_pairs(_pack_frames(frames), matrix, output_size)
-    return _interpolate_and_normalize(pairs, points, len(frames))
+    return _interpolate_packed(pairs, points, len(frames), normalized)
   if backend == "cv2":
-    return _normalize_compiled(tuple(_warp_cv2_pixels(frame, matrix, output_size)
-                                     for frame in frames))
+    uint8_crops = tuple(_warp_cv2_pixels(frame, matrix, output_size) for frame in frames)
+    return _normalize_compiled(uint8_crops) if normalized else uint8_crops
   raise ValueError(f"backend={backend!r}: expected one of {tuple(WARP_BACKENDS)}")
 
 
+def warp_frames(frames: Sequence[tf.Tensor], matrix: tf.Tensor, output_size: Sequence[int],
+                backend: str = "cv2") -> tuple[tf.Tensor, ...]:
+  """Crops up to 4 frames with one affine -> one (out_h, out_w, 3) uint8 RGB crop per frame.
+
+  frames: (H, W, 3) uint8 each, all of one shape; matrix: (2, 3) image -> crop; backend: a key
+  of WARP_BACKENDS. "cv2" gives the original's crop exactly; "tf" rounds its float32 bilinear
+  values to the nearest integer (cv2 interpolates at 1/32 pixel in fixed point, so the two
+  differ by a level here and there). With "tf" the frames are packed into the bytes of one
+  wider unsigned integer per channel (a few vectorised ops instead of interleaving channels),
+  so their crops cost the gathers of a single `warp`.
+  """
+  return _warp_frames(frames, matrix, output_size, backend, normalized=False)
+
+
+def warp_and_normalize(frames: Sequence[tf.Tensor], matrix: tf.Tensor,
+                       output_size: Sequence[int], backend: str = "cv2") -> tuple[tf.Tensor, ...]:
+  """`warp_frames`' crops ImageNet-normalised: (out_h, out_w, 3) float32 each.
+
+  Equal to `normalize` of the backend's crop (`WARP_BACKENDS`, unrounded for "tf") up to float
+  rounding; with "tf", unpacking, interpolation and normalisation are one XLA computation that
+  never materialises the unnormalised crops.
+  """
+  return _warp_frames(frames, matrix, output_size, backend, normalized=True)
+
+
 def normalize(pixels: tf.Tensor) -> tf.Tensor:
-  """(..., 3) RGB in [0, 255] -> ImageNet-normalised float32 (SPEC 2)."""
+  """(..., 3) RGB in [0, 255] -> ImageNet-normalised float32 (SPEC 2; pixels.normalize in TF)."""
   pixels = tf.cast(pixels, tf.float32) / 255.0
-  return (pixels - tf.constant(IMAGENET_MEAN)) / tf.constant(IMAGENET_STD)
+  return (pixels - tf.constant(pixels_lib.IMAGENET_MEAN)) / tf.constant(pixels_lib.IMAGENET_STD)
 
 
 def plan_decode(image_shape: tf.Tensor, matrix: tf.Tensor, output_size: Sequence[int],
@@ -354,7 +393,7 @@ def plan_decode(image_shape: tf.Tensor, matrix: tf.Tensor, output_size: Sequence
 
 
 def crop_jpeg(contents: tf.Tensor, matrix: tf.Tensor, output_size: Sequence[int],
-              reduced_decode: bool, backend: str = "tf") -> tf.Tensor:
+              reduced_decode: bool, backend: str = "cv2") -> tf.Tensor:
   """JPEG bytes + (2, 3) image -> crop matrix -> (out_h, out_w, 3) ImageNet-normalised float32.
 
   backend: a key of WARP_BACKENDS.

@@ -12,8 +12,8 @@ process, element index): element i of a process is its local instance number
 index_shuffle(i % n_local) in a permutation drawn for epoch i // n_local, augmented with a seed
 derived from i. A seed gives the same batches on every run, and a run resumed at a step sees
 exactly the batches of an uninterrupted one. A and B share the decode window and the affine,
-and are cropped and normalised together (crops.warp_and_normalize: one set of gathers for both
-frames).
+and are cropped together (crops.warp_frames) into uint8 crops; the training step normalises
+them on the device (pixels.model_input), with the original's arithmetic.
 
 Every image that will be read is checked once when the instance list is built
 (image_check.ImageCheck): a corrupt one raises ValueError naming it, its frame and annotation
@@ -181,8 +181,8 @@ def _load_example(counter: tf.Tensor, instance: dict[str, tf.Tensor], *, config,
   ratio, window, window_matrix = crops.plan_decode(
       image_shape, augment.crop_matrix(params, image_width, image_size), image_size,
       reduced_decode=config.decode_ratio == "auto")
-  frames = crops.warp_and_normalize([crops.decode_jpeg(c, ratio, window) for c in contents],
-                                    window_matrix, image_size, config.warp_backend)
+  frames = crops.warp_frames([crops.decode_jpeg(c, ratio, window) for c in contents],
+                             window_matrix, image_size, config.warp_backend)
   example = {
       "frame_a": frames[0],
       "target": target,
@@ -219,8 +219,8 @@ def make_pair_dataset(videos: Sequence[records.Video], config: ml_collections.Co
   annotation_files: per video, the file that listed it, named in errors about its images;
   images skipped as corrupt are logged (build_instances).
   Yields dicts of
-    frame_a, frame_b: (B, H, W, 3) float32 ImageNet-normalised crops (H, W from image_size;
-      no frame_b when single_frame);
+    frame_a, frame_b: (B, H, W, 3) uint8 RGB crops (H, W from image_size; no frame_b when
+      single_frame), to be ImageNet-normalised (pixels.model_input, done by the train step);
     target: (B, H/4, W/4, 17) float32; target_weight: (B, 17) float32;
     joints: (B, 17, 3) frame A's joints in crop pixels and visibility;
     center, scale: (B, 2) crop parameters (center in the flipped image when flip is set);

@@ -8,6 +8,7 @@ import jax
 import optax
 
 from posewarper_jax import sharding
+from posewarper_jax.data import pixels
 from posewarper_jax.models import PoseWarper
 from posewarper_jax.train import losses
 from posewarper_jax.train import optimizer as optimizer_lib
@@ -21,7 +22,11 @@ TARGET_KEYS = ("target", "target_weight")  # (B, H/4, W/4, K), (B, K).
 
 
 def frame_keys(model: nn.Module) -> tuple[str, ...]:
-  """The model's input frames, each (B, H, W, 3): frame_a, and frame_b for a PoseWarper."""
+  """The model's input frames, each (B, H, W, 3): frame_a, and frame_b for a PoseWarper.
+
+  uint8 RGB crops (the training pipeline's) are ImageNet-normalised on the device
+  (pixels.model_input); floating ones are taken as normalised already.
+  """
   return ("frame_a", "frame_b") if isinstance(model, PoseWarper) else ("frame_a",)
 
 
@@ -36,7 +41,7 @@ def predict_for_loss(model: nn.Module, variables: dict[str, Any], batch: Batch
 
   HRNet: heatmaps of frame A. PoseWarper: frame B's heatmaps warped onto frame A (SPEC 4.1).
   """
-  frames = [batch[key] for key in frame_keys(model)]
+  frames = [pixels.model_input(batch[key]) for key in frame_keys(model)]
   heatmaps, updates = model.apply(variables, *frames, train=True, mutable=["batch_stats"])
   return heatmaps, updates["batch_stats"]
 

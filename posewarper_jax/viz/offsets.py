@@ -35,11 +35,11 @@ from posewarper_jax.data import crops
 from posewarper_jax.data import file_io
 from posewarper_jax.data import image_check
 from posewarper_jax.data import keypoints as keypoints_lib
+from posewarper_jax.data import pixels
 from posewarper_jax.data import posetrack
 from posewarper_jax.models import PoseWarper
 from posewarper_jax.models.posewarper import DEFORM_KERNEL
 from posewarper_jax.viz import overlays
-from posewarper_jax.viz import pairs
 
 # SPEC 4.4: taps of the 3x3 kernel in row-major order; the centre tap is the identity at init.
 NUM_TAPS = DEFORM_KERNEL ** 2
@@ -309,7 +309,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
     pixel = args.pixel or prediction.peak(args.joint)
     offsets = prediction.centre_offsets(args.joint, args.dilation_index)
     points = prediction.sampling_points(args.joint, args.dilation_index, pixel)
-  path = write_offset_figure(args.out, pairs.to_uint8(frames[0]), pairs.to_uint8(frames[1]),
+  path = write_offset_figure(args.out, pixels.to_uint8(frames[0]), pixels.to_uint8(frames[1]),
                              offsets, points, pixel, joint=args.joint,
                              dilation=prediction.dilations[args.dilation_index])
   print(path)

@@ -18,7 +18,6 @@ import numpy as np
 
 from configs import common
 from posewarper_jax.data import cli_paths
-from posewarper_jax.data import crops
 from posewarper_jax.data import frame_pairs
 from posewarper_jax.data import keypoints as keypoints_lib
 from posewarper_jax.data import posetrack
@@ -28,12 +27,6 @@ _HEATMAP_BLEND = 0.5
 _LEFT, _RIGHT, _CENTRE = (60, 120, 255), (255, 60, 60), (60, 220, 60)  # RGB.
 
 
-def to_uint8(normalised: np.ndarray) -> np.ndarray:
-  """(H, W, 3) ImageNet-normalised crop -> (H, W, 3) uint8 RGB."""
-  pixels = normalised * np.array(crops.IMAGENET_STD) + np.array(crops.IMAGENET_MEAN)
-  return np.clip(pixels * 255.0 + 0.5, 0, 255).astype(np.uint8)
-
-
 def _joint_colour(index: int) -> tuple[int, int, int]:
   name = keypoints_lib.JOINT_NAMES[index]
   return _LEFT if name.startswith("left") else _RIGHT if name.startswith("right") else _CENTRE
@@ -41,7 +34,7 @@ def _joint_colour(index: int) -> tuple[int, int, int]:
 
 def render_pair(sample: dict[str, Any]) -> np.ndarray:
   """One pipeline sample (numpy, no batch axis) -> (H + 20, 4 W, 3) uint8 RGB panel."""
-  frame_a, frame_b = to_uint8(sample["frame_a"]), to_uint8(sample["frame_b"])
+  frame_a, frame_b = sample["frame_a"], sample["frame_b"]  # uint8 RGB crops.
   height, width = frame_a.shape[:2]
   heat = cv2.resize(sample["target"].max(axis=-1), (width, height),
                     interpolation=cv2.INTER_LINEAR)

@@ -7,6 +7,7 @@ from configs import common
 from posewarper_jax.data import augment
 from posewarper_jax.data import crops
 from posewarper_jax.data import keypoints as keypoints_lib
+from posewarper_jax.data import pixels
 from posewarper_jax.data import targets
 from posewarper_jax.data import transforms
 
@@ -217,14 +218,21 @@ def test_box_shift_switch():
                              np.tile([900.0, 500.0], (50, 1)))
 
 
+@pytest.mark.parametrize("backend", ["tf", "cv2"])
 @pytest.mark.parametrize("center", [(900.0, 560.0), (60.0, 1000.0), (-900.0, 300.0)])
-def test_window_decode_equals_full_decode(real_jpeg, center):
+def test_window_decode_equals_full_decode(real_jpeg, center, backend):
   # Inside, across the corner, and entirely off the image.
   matrix = crops.affine_matrix(center, [1.5, 2.0], 30.0, OUTPUT_SIZE)
-  windowed = crops.crop_jpeg(real_jpeg, matrix, OUTPUT_SIZE, reduced_decode=False).numpy()
-  full = crops.normalize(crops.warp(tf.io.decode_jpeg(real_jpeg, channels=3), matrix,
-                                    OUTPUT_SIZE)).numpy()
-  np.testing.assert_allclose(windowed, full, atol=1e-3)  # Float32 rounding of the shift.
+  windowed = crops.crop_jpeg(real_jpeg, matrix, OUTPUT_SIZE, reduced_decode=False,
+                             backend=backend).numpy()
+  full = crops.normalize(crops.WARP_BACKENDS[backend](
+      tf.io.decode_jpeg(real_jpeg, channels=3), matrix, OUTPUT_SIZE)).numpy()
+  # Float32 rounding of the shift; cv2 also rounds sample points to 1/32 pixel and values to
+  # uint8, so a shifted point can land one grey level away (1 / (255 * std) normalised).
+  one_level = 1.0 / (255 * min(pixels.IMAGENET_STD))
+  np.testing.assert_allclose(windowed, full, atol=1e-3 if backend == "tf" else 1.01 * one_level)
+  if backend == "cv2":
+    assert np.mean(np.abs(windowed - full) > 1e-3) < 0.01
 
 
 def test_cv2_backend_is_the_original_crop_and_agrees_with_tf(real_jpeg):
@@ -291,6 +299,26 @@ def test_warp_and_normalize_equals_normalised_crops(num_frames, backend):
     want = crops.normalize(crops.WARP_BACKENDS[backend](frame, matrix, (48, 64))).numpy()
     assert crop.shape == (64, 48, 3) and crop.dtype == tf.float32
     np.testing.assert_allclose(crop.numpy(), want, atol=1e-5)
+
+
+@pytest.mark.parametrize("num_frames", [1, 2, 3])
+def test_warp_frames_gives_rounded_uint8_crops(num_frames):
+  rng = np.random.default_rng(7)
+  frames = [rng.integers(0, 256, (90, 70, 3), dtype=np.uint8) for _ in range(num_frames)]
+  matrix = transforms.affine_matrix([30.0, 50.0], [0.35, 0.45], 25.0, (48, 64)).astype(np.float32)
+  tf_crops = crops.warp_frames([tf.constant(f) for f in frames], tf.constant(matrix), (48, 64),
+                               "tf")
+  cv2_crops = crops.warp_frames([tf.constant(f) for f in frames], tf.constant(matrix), (48, 64),
+                                "cv2")
+  assert len(tf_crops) == len(cv2_crops) == num_frames
+  for frame, tf_crop, cv2_crop in zip(frames, tf_crops, cv2_crops):
+    assert tf_crop.dtype == cv2_crop.dtype == tf.uint8 and tf_crop.shape == (64, 48, 3)
+    unrounded = crops.warp(frame, tf.constant(matrix), (48, 64)).numpy()
+    np.testing.assert_array_equal(tf_crop.numpy(), np.round(unrounded))
+    # cv2's own 3-channel crop, bit for bit (the backend warps RGBA).
+    np.testing.assert_array_equal(
+        cv2_crop.numpy(), cv2.warpAffine(frame, matrix.astype(np.float64), (48, 64),
+                                         flags=cv2.INTER_LINEAR))
 
 
 def test_warp_and_normalize_rejects_bad_arguments():

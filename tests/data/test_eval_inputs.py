@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 
 from configs import common
-from posewarper_jax.data import crops
 from posewarper_jax.data import detections
 from posewarper_jax.data import eval_inputs
 from posewarper_jax.data import image_check
 from posewarper_jax.data import neighbours
+from posewarper_jax.data import pixels
 from posewarper_jax.data import posetrack
 from posewarper_jax.data import transforms
 from tests.data import derived_sample
@@ -46,8 +46,8 @@ def _all(dataset):
 
 def _grey_level(frames):
   """Mean pixel value in [0, 255] of normalised crops (..., H, W, 3) -> (...)."""
-  pixels = frames * np.array(crops.IMAGENET_STD) + np.array(crops.IMAGENET_MEAN)
-  return pixels.mean(axis=(-3, -2, -1)) * 255
+  values = frames * np.array(pixels.IMAGENET_STD) + np.array(pixels.IMAGENET_MEAN)
+  return values.mean(axis=(-3, -2, -1)) * 255
 
 
 @pytest.mark.parametrize("backend", ["tf", "cv2"])
@@ -93,7 +93,7 @@ def test_crops_match_cv2_on_real_frames(sample_videos, decode_ratio, backend, to
     image = cv2.cvtColor(cv2.imread(frame.path), cv2.COLOR_BGR2RGB)
     matrix = transforms.affine_matrix(person.center, person.scale, 0.0, (288, 384))
     want = cv2.warpAffine(image, matrix, (288, 384), flags=cv2.INTER_LINEAR)
-    want = (want / 255.0 - crops.IMAGENET_MEAN) / crops.IMAGENET_STD
+    want = (want / 255.0 - pixels.IMAGENET_MEAN) / pixels.IMAGENET_STD
     error = np.abs(boxes["frames"][i, 0] - want)[4:-4, 4:-4].mean()
     # In normalised units; 1 grey level is about 1 / (255 * 0.226). cv2.imread and
     # tf.io.decode_jpeg are different JPEG decoders (about half a grey level apart).

@@ -8,6 +8,7 @@ import pytest
 
 from configs import common
 from posewarper_jax import sharding
+from posewarper_jax.data import pixels
 from posewarper_jax.models import HRNet, PoseWarper
 from posewarper_jax.models import checkpoint as checkpoint_lib
 from posewarper_jax.train import losses
@@ -22,8 +23,8 @@ BATCH, HEIGHT, WIDTH, JOINTS = 2, 64, 32, 17
 def _batch(seed: int = 0) -> dict[str, np.ndarray]:
   rng = np.random.default_rng(seed)
   return {
-      "frame_a": rng.normal(size=(BATCH, HEIGHT, WIDTH, 3)).astype(np.float32),
-      "frame_b": rng.normal(size=(BATCH, HEIGHT, WIDTH, 3)).astype(np.float32),
+      "frame_a": rng.integers(0, 256, size=(BATCH, HEIGHT, WIDTH, 3), dtype=np.uint8),
+      "frame_b": rng.integers(0, 256, size=(BATCH, HEIGHT, WIDTH, 3), dtype=np.uint8),
       "target": rng.uniform(size=(BATCH, HEIGHT // 4, WIDTH // 4, JOINTS)).astype(np.float32),
       "target_weight": rng.integers(0, 2, size=(BATCH, JOINTS)).astype(np.float32),
   }
@@ -64,9 +65,10 @@ def test_stage2_step_trains_the_head_only(stage2_results):
   assert not any(v for k, v in changed.items() if k.startswith("backbone/"))
   head = [k for k in changed if not k.startswith("backbone/")]
   assert head and all(changed[k] for k in head if "offsets" in k or "deform" in k)
-  # The loss is the one of the parameters before the step (SPEC 5.1).
+  # The loss is the one of the parameters before the step (SPEC 5.1), of the uint8 crops
+  # normalised.
   heatmaps, _ = jax.jit(lambda v, a, b: model.apply(v, a, b, train=True, mutable=["batch_stats"]))(
-      before.variables, batch["frame_a"], batch["frame_b"])
+      before.variables, pixels.normalize(batch["frame_a"]), pixels.normalize(batch["frame_b"]))
   expected = losses.joints_mse(heatmaps, batch["target"], batch["target_weight"])
   np.testing.assert_allclose(float(metrics["loss"]), float(expected), rtol=1e-5)
   assert float(metrics["learning_rate"]) == pytest.approx(1e-2)
