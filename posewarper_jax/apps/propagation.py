@@ -50,6 +50,7 @@ from posewarper_jax.data import crops
 from posewarper_jax.data import datasets
 from posewarper_jax.data import frame_pairs
 from posewarper_jax.data import image_check
+from posewarper_jax.data import pixels
 from posewarper_jax.data import records
 from posewarper_jax.data import sparse_labels
 from posewarper_jax.data import targets
@@ -126,15 +127,17 @@ def propagate_function(model: PoseWarper, mesh: jax.sharding.Mesh
                        ) -> Callable[[dict, np.ndarray, np.ndarray, np.ndarray], jax.Array]:
   """A jitted (variables, frame_a, frame_b, heatmaps_a) -> heatmaps warped onto B, over `mesh`.
 
-  frame_a, frame_b: (B, H, W, 3) crops; heatmaps_a: (B, H/4, W/4, K); output (B, H/4, W/4, K).
+  frame_a, frame_b: (B, H, W, 3) crops, uint8 RGB (normalised here, pixels.model_input) or
+  floating ImageNet-normalised; heatmaps_a: (B, H/4, W/4, K); output (B, H/4, W/4, K).
   Cached: one compilation per (model, mesh).
   """
   if not isinstance(model, PoseWarper):
     raise ValueError(f"propagation needs a PoseWarper checkpoint, got {type(model).__name__}")
   batch = sharding.batch_sharded(mesh)
   return jax.jit(
-      lambda variables, a, b, heatmaps_a: model.apply(variables, a, b, heatmaps_a,
-                                                      method=PoseWarper.propagate),
+      lambda variables, a, b, heatmaps_a: model.apply(
+          variables, pixels.model_input(a), pixels.model_input(b), heatmaps_a,
+          method=PoseWarper.propagate),
       in_shardings=(sharding.replicated(mesh), batch, batch, batch), out_shardings=batch)
 
 
@@ -171,7 +174,7 @@ def _propagation_items(videos: Sequence[records.Video], sources: Sequence[Source
 
 def _crop_pair(item: dict[str, tf.Tensor], *, config: ml_collections.ConfigDict
                ) -> dict[str, tf.Tensor]:
-  """One row -> frame_a, frame_b (H, W, 3) crops under A's box and heatmaps_a (H/4, W/4, 17)."""
+  """One row -> frame_a, frame_b (H, W, 3) uint8 crops under A's box, heatmaps_a (H/4, W/4, 17)."""
   image_size = tuple(config.image_size)
   matrix = crops.affine_matrix(item["center"], item["scale"], tf.constant(0.0), image_size)
   joints = crops.apply_affine(item["keypoints"][:, :2], matrix)
@@ -181,7 +184,7 @@ def _crop_pair(item: dict[str, tf.Tensor], *, config: ml_collections.ConfigDict
   ratio, window, window_matrix = crops.plan_decode(
       tf.image.extract_jpeg_shape(contents[0]), matrix, image_size,
       reduced_decode=config.decode_ratio == "auto")
-  frame_a, frame_b = crops.warp_and_normalize(
+  frame_a, frame_b = crops.warp_frames(
       [crops.decode_jpeg(c, ratio, window) for c in contents], window_matrix, image_size,
       config.warp_backend)
   return {"frame_a": frame_a, "frame_b": frame_b, "heatmaps_a": heatmaps}

@@ -10,8 +10,9 @@ in the original, a uint8 image that is then normalised. Two backends compute it
   about 1/255 of cv2's rounded uint8 pixels); the pipeline then stays a pure TF graph (no
   Python calls: usable with tf.data service).
 
-`warp_frames` gives uint8 crops (the training pipeline's, normalised on the device), and
-`warp_and_normalize` ImageNet-normalised float32 ones (inference and the applications).
+`warp_frames` and `warp_uint8` give uint8 crops (what the pipelines hand the models, which
+normalise them on the device: pixels.model_input), `warp_and_normalize` ImageNet-normalised
+float32 ones.
 
 The "tf" backend costs two gathers per crop whatever the number of stacked frames: the image,
 still in its own dtype (uint8 pixels), is laid out as a table of horizontally adjacent pixel
@@ -265,6 +266,8 @@ def _interpolate_packed(pairs: tf.Tensor, points: tf.Tensor, num_frames: int,
 
 
 _interpolate_compiled = tf.function(_interpolate, jit_compile=True, autograph=False)
+_interpolate_rounded = tf.function(lambda pairs, points: tf.cast(
+    tf.round(_interpolate(pairs, points)), tf.uint8), jit_compile=True, autograph=False)
 _normalize_compiled = tf.function(lambda frames: tuple(normalize(f) for f in frames),
                                   jit_compile=True, autograph=False)
 
@@ -327,6 +330,20 @@ def warp_cv2(image: tf.Tensor, matrix: tf.Tensor, output_size: Sequence[int]) ->
 
 
 WARP_BACKENDS = {"tf": warp, "cv2": warp_cv2}
+
+
+def warp_uint8(image: tf.Tensor, matrix: tf.Tensor, output_size: Sequence[int],
+               backend: str = "cv2") -> tf.Tensor:
+  """`WARP_BACKENDS[backend]`'s crop as uint8 (the tf backend's rounded to the nearest integer).
+
+  image: (H, W, C) uint8, C a multiple of 3 (frames stacked along channels); matrix: (2, 3)
+  image -> crop. Returns (out_h, out_w, C) uint8.
+  """
+  if backend == "tf":
+    return _interpolate_rounded(*_gather_pairs(image, matrix, output_size))
+  if backend == "cv2":
+    return _warp_cv2_pixels(image, matrix, output_size)
+  raise ValueError(f"backend={backend!r}: expected one of {tuple(WARP_BACKENDS)}")
 
 
 def _warp_frames(frames: Sequence[tf.Tensor], matrix: tf.Tensor, output_size: Sequence[int],

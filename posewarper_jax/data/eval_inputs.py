@@ -93,14 +93,13 @@ def _crop_frame(entry: dict[str, tf.Tensor], *, image_size: tuple[int, int],
   stacked = tf.reshape(tf.transpose(images, [1, 2, 0, 3]),
                        tf.concat([tf.shape(images)[1:3], [-1]], axis=0))  # (h, w, T * 3)
   width, height = image_size
-  warp = crops.WARP_BACKENDS[backend]
-  frames = tf.map_fn(lambda matrix: warp(stacked, matrix, image_size), matrices,
-                     fn_output_signature=tf.TensorSpec([height, width, None], tf.float32))
+  frames = tf.map_fn(lambda matrix: crops.warp_uint8(stacked, matrix, image_size, backend),
+                     matrices, fn_output_signature=tf.TensorSpec([height, width, None], tf.uint8))
   frames = tf.transpose(tf.reshape(frames, [num_boxes, height, width, num_frames, 3]),
                         [0, 3, 1, 2, 4])  # (n, T, H, W, 3)
   repeat = lambda value: tf.repeat(value[None], num_boxes, axis=0)
   return {
-      "frames": crops.normalize(frames),
+      "frames": frames,
       "frame_offsets": repeat(entry["frame_offsets"]),
       "video_index": repeat(entry["video_index"]),
       "frame_position": repeat(entry["frame_position"]),
@@ -123,8 +122,8 @@ def make_eval_dataset(videos: Sequence[records.Video], config: ml_collections.Co
   Frame entries go to process i % process_count. annotation_files (per video, named in errors),
   skip_corrupt_images and skipped (counts image_check.SKIP_CORRUPT_IMAGE): see the module
   docstring. Yields dicts of
-    frames: (B, T, H, W, 3) float32 ImageNet-normalised crops in neighbours.AGGREGATION_OFFSETS
-      order (T = 5), or only frame t (T = 1) with `single_frame`;
+    frames: (B, T, H, W, 3) uint8 RGB crops in neighbours.AGGREGATION_OFFSETS order (T = 5),
+      or only frame t (T = 1) with `single_frame` (the heatmap functions normalise them);
     frame_offsets: (B, T) int32 effective offsets; video_index, frame_position, person_index:
       (B,) int32 locate the box in `videos`; center, scale: (B, 2) float32 crop parameters;
     score: (B,) float32 box score.

@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from posewarper_jax.data import neighbours
+from posewarper_jax.data import pixels
 from posewarper_jax.models import REFERENCE_FIELDS, HRNet, PoseWarper, with_reference_fields
 from posewarper_jax import sharding
 
@@ -41,7 +42,8 @@ def heatmap_function(model: nn.Module, mode: str, mesh: jax.sharding.Mesh,
                      flip_test: bool = False) -> Callable[[dict, np.ndarray], jax.Array]:
   """A jitted (variables, frames) -> heatmaps over `mesh` (cached: one compilation per setting).
 
-  frames: (B, T, H, W, 3) crops of frames t + FRAME_OFFSETS[mode] (T = 1 or 5).
+  frames: (B, T, H, W, 3) crops of frames t + FRAME_OFFSETS[mode] (T = 1 or 5): uint8 RGB
+  (normalised here, pixels.model_input) or floating ImageNet-normalised.
   Returns (B, H/4, W/4, K) float32, or (2, B, H/4, W/4, K) with `flip_test`, where [1] is
   computed on the horizontally flipped crops and still flipped (see decode.flip_test_average).
   """
@@ -62,6 +64,7 @@ def heatmap_function(model: nn.Module, mode: str, mesh: jax.sharding.Mesh,
     return model.apply(variables, frames[:, list(TIME_ORDER)], method=PoseWarper.aggregate)
 
   def forward(variables, frames):
+    frames = pixels.model_input(frames)
     if not flip_test:
       return heatmaps(variables, frames)
     return jnp.stack([heatmaps(variables, frames), heatmaps(variables, frames[..., ::-1, :])])

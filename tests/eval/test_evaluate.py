@@ -18,6 +18,7 @@ from posewarper_jax import models
 from posewarper_jax.data import datasets
 from posewarper_jax.data import eval_inputs
 from posewarper_jax.data import neighbours
+from posewarper_jax.data import pixels
 from posewarper_jax.data import posetrack
 from posewarper_jax.data import synthetic
 from posewarper_jax.eval import evaluation
@@ -107,7 +108,8 @@ def test_flip_test_returns_heatmaps_of_the_flipped_crops(loaded, videos, config)
   mesh = sharding.data_mesh(jax.local_devices()[:1])
   both = heatmaps.heatmap_function(model, "single", mesh, flip_test=True)(
       variables, batch["frames"])
-  flipped = model.apply(variables, batch["frames"][:, 0, :, ::-1], method=PoseWarper.heatmaps)
+  flipped = model.apply(variables, pixels.normalize(batch["frames"][:, 0, :, ::-1]),
+                        method=PoseWarper.heatmaps)
   np.testing.assert_allclose(both[1], flipped, rtol=1e-5, atol=1e-5 * np.abs(flipped).max())
 
 
