@@ -10,7 +10,7 @@ in the original, a uint8 image that is then normalised. Two backends compute it
   about 1/255 of cv2's rounded uint8 pixels); the pipeline then stays a pure TF graph (no
   Python calls: usable with tf.data service).
 
-`warp_frames` and `warp_uint8` give uint8 crops (what the pipelines hand the models, which
+`warp_frames` and `warp_boxes` give uint8 crops (what the pipelines hand the models, which
 normalise them on the device: pixels.model_input), `warp_and_normalize` ImageNet-normalised
 float32 ones.
 
@@ -272,12 +272,14 @@ _normalize_compiled = tf.function(lambda frames: tuple(normalize(f) for f in fra
                                   jit_compile=True, autograph=False)
 
 
-def _gather_pairs(image: tf.Tensor, matrix: tf.Tensor,
+def _gather_pairs(table: tf.Tensor, image_shape: tf.Tensor, matrix: tf.Tensor,
                   output_size: Sequence[int]) -> tuple[tf.Tensor, tf.Tensor]:
-  """The four bilinear neighbours of every crop pixel (two gathered pairs) and the points."""
+  """The four bilinear neighbours of every crop pixel (two gathered pairs) and the points.
+
+  table: `_pair_table` of an image of (height, width, ...) `image_shape`.
+  """
   points = _source_points(matrix, int(output_size[0]), int(output_size[1]))
-  shape = tf.shape(image)
-  return tf.gather(_pair_table(image), _pair_rows(points, shape[0], shape[1])), points
+  return tf.gather(table, _pair_rows(points, image_shape[0], image_shape[1])), points
 
 
 def warp(image: tf.Tensor, matrix: tf.Tensor, output_size: Sequence[int]) -> tf.Tensor:
@@ -289,34 +291,38 @@ def warp(image: tf.Tensor, matrix: tf.Tensor, output_size: Sequence[int]) -> tf.
   image's value range. The pixels stay in the image's dtype until the gather of their
   `_pair_table` rows; sample points and interpolation are XLA-compiled (fused, static shapes).
   """
-  return _interpolate_compiled(*_gather_pairs(image, matrix, output_size))
+  return _interpolate_compiled(*_gather_pairs(_pair_table(image), tf.shape(image), matrix,
+                                             output_size))
 
 
-def _warp_cv2_numpy(pixels: np.ndarray, forward: np.ndarray, out_w: int,
+def _warp_cv2_numpy(matrices: np.ndarray, *images: np.ndarray, out_w: int,
                     out_h: int) -> np.ndarray:
-  """cv2.warpAffine of each 3-channel group of (H, W, C) uint8 `pixels` -> (out_h, out_w, C).
+  """cv2.warpAffine of every (h, w, 3) uint8 image with every (n, 2, 3) map ->
+  (n, T, out_h, out_w, 3) uint8.
 
-  Each group is warped as RGBA (a constant 4th channel, dropped again): OpenCV's vectorised
-  bilinear kernel serves 4 channels about twice as fast as 3, with the same RGB pixels.
+  Each image is converted to RGBA once (a constant 4th channel, dropped again from the crops):
+  OpenCV's vectorised bilinear kernel serves 4 channels about twice as fast as 3, with the same
+  RGB pixels.
   """
-  parts = []
-  for c in range(0, pixels.shape[-1], 3):
-    rgba = cv2.cvtColor(np.ascontiguousarray(pixels[..., c:c + 3]), cv2.COLOR_RGB2RGBA)
-    warped = cv2.warpAffine(rgba, forward.astype(np.float64), (out_w, out_h),
-                            flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
-                            borderValue=0)
-    parts.append(cv2.cvtColor(warped, cv2.COLOR_RGBA2RGB))
-  return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=-1)
+  rgba = [cv2.cvtColor(image, cv2.COLOR_RGB2RGBA) for image in images]
+  crops = np.empty((len(matrices), len(images), out_h, out_w, 3), np.uint8)
+  for box, matrix in enumerate(matrices.astype(np.float64)):
+    for frame, image in enumerate(rgba):
+      warped = cv2.warpAffine(image, matrix, (out_w, out_h), flags=cv2.INTER_LINEAR,
+                              borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+      cv2.cvtColor(warped, cv2.COLOR_RGBA2RGB, dst=crops[box, frame])
+  return crops
 
 
-def _warp_cv2_pixels(image: tf.Tensor, matrix: tf.Tensor,
-                     output_size: Sequence[int]) -> tf.Tensor:
-  """`_warp_cv2_numpy` in the graph: (H, W, C) uint8 -> (out_h, out_w, C) uint8."""
+def _warp_cv2_boxes(images: Sequence[tf.Tensor], matrices: tf.Tensor,
+                    output_size: Sequence[int]) -> tf.Tensor:
+  """`_warp_cv2_numpy` in the graph: T (h, w, 3) uint8 images, (n, 2, 3) maps ->
+  (n, T, out_h, out_w, 3) uint8."""
   out_w, out_h = int(output_size[0]), int(output_size[1])
   warp = functools.partial(_warp_cv2_numpy, out_w=out_w, out_h=out_h)
-  result = tf.numpy_function(warp, [image, tf.cast(matrix, tf.float32)], image.dtype,
+  result = tf.numpy_function(warp, [tf.cast(matrices, tf.float32), *images], tf.uint8,
                              stateful=False)
-  return tf.ensure_shape(result, [out_h, out_w, image.shape[-1]])
+  return tf.ensure_shape(result, [matrices.shape[0], len(images), out_h, out_w, 3])
 
 
 def warp_cv2(image: tf.Tensor, matrix: tf.Tensor, output_size: Sequence[int]) -> tf.Tensor:
@@ -326,24 +332,37 @@ def warp_cv2(image: tf.Tensor, matrix: tf.Tensor, output_size: Sequence[int]) ->
   crop (fixed-point bilinear, rounded) as float32, as in the original. The graph then calls
   Python (holds the GIL briefly; not usable with tf.data service).
   """
-  return tf.cast(_warp_cv2_pixels(image, matrix, output_size), tf.float32)
+  images = tf.split(image, image.shape[-1] // 3, axis=-1)
+  crops = _warp_cv2_boxes(images, matrix[None], output_size)[0]  # (T, out_h, out_w, 3)
+  out_w, out_h = int(output_size[0]), int(output_size[1])
+  return tf.cast(tf.reshape(tf.transpose(crops, [1, 2, 0, 3]), [out_h, out_w, -1]), tf.float32)
 
 
 WARP_BACKENDS = {"tf": warp, "cv2": warp_cv2}
 
 
-def warp_uint8(image: tf.Tensor, matrix: tf.Tensor, output_size: Sequence[int],
+def warp_boxes(images: Sequence[tf.Tensor], matrices: tf.Tensor, output_size: Sequence[int],
                backend: str = "cv2") -> tf.Tensor:
-  """`WARP_BACKENDS[backend]`'s crop as uint8 (the tf backend's rounded to the nearest integer).
+  """Every frame under every box's affine -> (n, T, out_h, out_w, 3) uint8 crops.
 
-  image: (H, W, C) uint8, C a multiple of 3 (frames stacked along channels); matrix: (2, 3)
-  image -> crop. Returns (out_h, out_w, C) uint8.
+  images: T (h, w, 3) uint8 frames of one shape (a frame and its neighbours); matrices:
+  (n, 2, 3) image -> crop maps, the same for all frames. What depends on the frames alone is
+  done once for all boxes: "cv2" converts each frame to RGBA once, "tf" builds one pair table
+  of the frames stacked along channels. Each crop equals `warp_frames`' crop of that frame
+  with that map.
   """
-  if backend == "tf":
-    return _interpolate_rounded(*_gather_pairs(image, matrix, output_size))
   if backend == "cv2":
-    return _warp_cv2_pixels(image, matrix, output_size)
-  raise ValueError(f"backend={backend!r}: expected one of {tuple(WARP_BACKENDS)}")
+    return _warp_cv2_boxes(images, matrices, output_size)
+  if backend != "tf":
+    raise ValueError(f"backend={backend!r}: expected one of {tuple(WARP_BACKENDS)}")
+  stacked = tf.concat(list(images), axis=-1)  # (h, w, T * 3)
+  table, shape = _pair_table(stacked), tf.shape(stacked)
+  out_w, out_h = int(output_size[0]), int(output_size[1])
+  crops = tf.map_fn(
+      lambda matrix: _interpolate_rounded(*_gather_pairs(table, shape, matrix, output_size)),
+      matrices, fn_output_signature=tf.TensorSpec([out_h, out_w, 3 * len(images)], tf.uint8))
+  crops = tf.reshape(crops, [-1, out_h, out_w, len(images), 3])
+  return tf.transpose(crops, [0, 3, 1, 2, 4])
 
 
 def _warp_frames(frames: Sequence[tf.Tensor], matrix: tf.Tensor, output_size: Sequence[int],
@@ -352,10 +371,11 @@ def _warp_frames(frames: Sequence[tf.Tensor], matrix: tf.Tensor, output_size: Se
   if not 1 <= len(frames) <= max(_PACKED_DTYPES):
     raise ValueError(f"{len(frames)} frames: expected 1 to {max(_PACKED_DTYPES)}")
   if backend == "tf":
-    pairs, points = _gather_pairs(_pack_frames(frames), matrix, output_size)
+    packed = _pack_frames(frames)
+    pairs, points = _gather_pairs(_pair_table(packed), tf.shape(packed), matrix, output_size)
     return _interpolate_packed(pairs, points, len(frames), normalized)
   if backend == "cv2":
-    uint8_crops = tuple(_warp_cv2_pixels(frame, matrix, output_size) for frame in frames)
+    uint8_crops = tuple(tf.unstack(_warp_cv2_boxes(frames, matrix[None], output_size)[0]))
     return _normalize_compiled(uint8_crops) if normalized else uint8_crops
   raise ValueError(f"backend={backend!r}: expected one of {tuple(WARP_BACKENDS)}")
 

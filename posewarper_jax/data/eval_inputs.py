@@ -84,19 +84,11 @@ def _crop_frame(entry: dict[str, tf.Tensor], *, image_size: tuple[int, int],
   num_boxes = tf.shape(entry["center"])[0]
   matrices = crops.affine_matrix(entry["center"], entry["scale"], tf.zeros([num_boxes]),
                                  image_size)  # (n, 2, 3)
-  contents = tf.map_fn(tf.io.read_file, entry["paths"])
+  contents = [tf.io.read_file(path) for path in tf.unstack(entry["paths"])]
   ratio, window, matrices = crops.plan_decode(tf.image.extract_jpeg_shape(contents[0]),
                                               matrices, image_size, reduced_decode)
-  images = tf.map_fn(lambda c: crops.decode_jpeg(c, ratio, window), contents,
-                     fn_output_signature=tf.TensorSpec([None, None, 3], tf.uint8))
-  num_frames = tf.shape(images)[0]
-  stacked = tf.reshape(tf.transpose(images, [1, 2, 0, 3]),
-                       tf.concat([tf.shape(images)[1:3], [-1]], axis=0))  # (h, w, T * 3)
-  width, height = image_size
-  frames = tf.map_fn(lambda matrix: crops.warp_uint8(stacked, matrix, image_size, backend),
-                     matrices, fn_output_signature=tf.TensorSpec([height, width, None], tf.uint8))
-  frames = tf.transpose(tf.reshape(frames, [num_boxes, height, width, num_frames, 3]),
-                        [0, 3, 1, 2, 4])  # (n, T, H, W, 3)
+  images = [crops.decode_jpeg(c, ratio, window) for c in contents]
+  frames = crops.warp_boxes(images, matrices, image_size, backend)  # (n, T, H, W, 3)
   repeat = lambda value: tf.repeat(value[None], num_boxes, axis=0)
   return {
       "frames": frames,

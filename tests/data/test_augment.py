@@ -321,6 +321,28 @@ def test_warp_frames_gives_rounded_uint8_crops(num_frames):
                                          flags=cv2.INTER_LINEAR))
 
 
+@pytest.mark.parametrize("backend", ["tf", "cv2"])
+def test_warp_boxes_crops_every_frame_under_every_box(backend):
+  rng = np.random.default_rng(8)
+  frames = [rng.integers(0, 256, (90, 70, 3), dtype=np.uint8) for _ in range(5)]
+  matrices = np.stack([transforms.affine_matrix(center, [0.35, 0.45], rotation, (48, 64))
+                       for center, rotation in [((30.0, 50.0), 25.0), ((60.0, 20.0), -10.0),
+                                                ((-100.0, 0.0), 0.0)]]).astype(np.float32)
+  got = crops.warp_boxes([tf.constant(f) for f in frames], tf.constant(matrices), (48, 64),
+                         backend).numpy()
+  assert got.shape == (3, 5, 64, 48, 3) and got.dtype == np.uint8
+  for box, matrix in enumerate(matrices):
+    for index, frame in enumerate(frames):
+      if backend == "cv2":
+        want = cv2.warpAffine(frame, matrix.astype(np.float64), (48, 64), flags=cv2.INTER_LINEAR)
+        np.testing.assert_array_equal(got[box, index], want)
+      else:  # The single-frame crop, rounded; two compiled kernels may round a tie apart.
+        want = np.round(crops.warp(frame, tf.constant(matrix), (48, 64)).numpy())
+        np.testing.assert_allclose(got[box, index], want, atol=1)
+        assert np.mean(got[box, index] != want) < 1e-3
+  assert np.all(got[2] == 0)  # The third box lies off the frames.
+
+
 def test_warp_and_normalize_rejects_bad_arguments():
   frame = tf.zeros([8, 8, 3], tf.uint8)
   matrix = tf.constant([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
