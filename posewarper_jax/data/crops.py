@@ -348,8 +348,8 @@ def warp_boxes(images: Sequence[tf.Tensor], matrices: tf.Tensor, output_size: Se
   images: T (h, w, 3) uint8 frames of one shape (a frame and its neighbours); matrices:
   (n, 2, 3) image -> crop maps, the same for all frames. What depends on the frames alone is
   done once for all boxes: "cv2" converts each frame to RGBA once, "tf" builds one pair table
-  of the frames stacked along channels. Each crop equals `warp_frames`' crop of that frame
-  with that map.
+  of the frames stacked along channels. Each crop is `warp_frames`' crop of that frame with
+  that map (for "tf", up to a rounding tie that a differently compiled kernel breaks apart).
   """
   if backend == "cv2":
     return _warp_cv2_boxes(images, matrices, output_size)
