@@ -325,20 +325,8 @@ def _warp_cv2_boxes(images: Sequence[tf.Tensor], matrices: tf.Tensor,
   return tf.ensure_shape(result, [matrices.shape[0], len(images), out_h, out_w, 3])
 
 
-def warp_cv2(image: tf.Tensor, matrix: tf.Tensor, output_size: Sequence[int]) -> tf.Tensor:
-  """`warp` computed by the original's own cv2.warpAffine (through tf.numpy_function).
-
-  Same result layout as `warp`, for uint8 images of 3k channels; the pixels are cv2's uint8
-  crop (fixed-point bilinear, rounded) as float32, as in the original. The graph then calls
-  Python (holds the GIL briefly; not usable with tf.data service).
-  """
-  images = tf.split(image, image.shape[-1] // 3, axis=-1)
-  crops = _warp_cv2_boxes(images, matrix[None], output_size)[0]  # (T, out_h, out_w, 3)
-  out_w, out_h = int(output_size[0]), int(output_size[1])
-  return tf.cast(tf.reshape(tf.transpose(crops, [1, 2, 0, 3]), [out_h, out_w, -1]), tf.float32)
-
-
-WARP_BACKENDS = {"tf": warp, "cv2": warp_cv2}
+# The values of config.input.warp_backend (see the module docstring).
+WARP_BACKENDS = ("cv2", "tf")
 
 
 def warp_boxes(images: Sequence[tf.Tensor], matrices: tf.Tensor, output_size: Sequence[int],
@@ -354,7 +342,7 @@ def warp_boxes(images: Sequence[tf.Tensor], matrices: tf.Tensor, output_size: Se
   if backend == "cv2":
     return _warp_cv2_boxes(images, matrices, output_size)
   if backend != "tf":
-    raise ValueError(f"backend={backend!r}: expected one of {tuple(WARP_BACKENDS)}")
+    raise ValueError(f"backend={backend!r}: expected one of {WARP_BACKENDS}")
   stacked = tf.concat(list(images), axis=-1)  # (h, w, T * 3)
   table, shape = _pair_table(stacked), tf.shape(stacked)
   out_w, out_h = int(output_size[0]), int(output_size[1])
@@ -377,15 +365,15 @@ def _warp_frames(frames: Sequence[tf.Tensor], matrix: tf.Tensor, output_size: Se
   if backend == "cv2":
     uint8_crops = tuple(tf.unstack(_warp_cv2_boxes(frames, matrix[None], output_size)[0]))
     return _normalize_compiled(uint8_crops) if normalized else uint8_crops
-  raise ValueError(f"backend={backend!r}: expected one of {tuple(WARP_BACKENDS)}")
+  raise ValueError(f"backend={backend!r}: expected one of {WARP_BACKENDS}")
 
 
 def warp_frames(frames: Sequence[tf.Tensor], matrix: tf.Tensor, output_size: Sequence[int],
                 backend: str = "cv2") -> tuple[tf.Tensor, ...]:
   """Crops up to 4 frames with one affine -> one (out_h, out_w, 3) uint8 RGB crop per frame.
 
-  frames: (H, W, 3) uint8 each, all of one shape; matrix: (2, 3) image -> crop; backend: a key
-  of WARP_BACKENDS. "cv2" gives the original's crop exactly; "tf" rounds its float32 bilinear
+  frames: (H, W, 3) uint8 each, all of one shape; matrix: (2, 3) image -> crop; backend: one
+  of WARP_BACKENDS. "cv2" gives the original's crop (cv2.warpAffine) exactly; "tf" rounds its float32 bilinear
   values to the nearest integer (cv2 interpolates at 1/32 pixel in fixed point, so the two
   differ by a level here and there). With "tf" the frames are packed into the bytes of one
   wider unsigned integer per channel (a few vectorised ops instead of interleaving channels),
@@ -398,8 +386,8 @@ def warp_and_normalize(frames: Sequence[tf.Tensor], matrix: tf.Tensor,
                        output_size: Sequence[int], backend: str = "cv2") -> tuple[tf.Tensor, ...]:
   """`warp_frames`' crops ImageNet-normalised: (out_h, out_w, 3) float32 each.
 
-  Equal to `normalize` of the backend's crop (`WARP_BACKENDS`, unrounded for "tf") up to float
-  rounding; with "tf", unpacking, interpolation and normalisation are one XLA computation that
+  Equal, up to float rounding, to `normalize` of cv2.warpAffine's crop for "cv2" and of
+  `warp`'s (unrounded) for "tf"; with "tf", unpacking, interpolation and normalisation are one XLA computation that
   never materialises the unnormalised crops.
   """
   return _warp_frames(frames, matrix, output_size, backend, normalized=True)
@@ -433,7 +421,7 @@ def crop_jpeg(contents: tf.Tensor, matrix: tf.Tensor, output_size: Sequence[int]
               reduced_decode: bool, backend: str = "cv2") -> tf.Tensor:
   """JPEG bytes + (2, 3) image -> crop matrix -> (out_h, out_w, 3) ImageNet-normalised float32.
 
-  backend: a key of WARP_BACKENDS.
+  backend: one of WARP_BACKENDS.
   """
   ratio, window, matrix = plan_decode(tf.image.extract_jpeg_shape(contents), matrix,
                                       output_size, reduced_decode)

@@ -51,7 +51,7 @@ def check_config(config: ml_collections.ConfigDict) -> None:
         f"config.decode_ratio={config.decode_ratio!r}: expected one of {DECODE_RATIO_MODES}")
   if config.warp_backend not in crops.WARP_BACKENDS:
     raise ValueError(f"config.warp_backend={config.warp_backend!r}: expected one of "
-                     f"{tuple(crops.WARP_BACKENDS)}")
+                     f"{crops.WARP_BACKENDS}")
   if config.delta_range < 0:
     raise ValueError(f"config.delta_range={config.delta_range}: must be >= 0")
   crops.check_crop_size(config.image_size, config.heatmap_stride)

@@ -1,9 +1,10 @@
 """RGB pixels as the models take them: ImageNet-normalised float32 (SPEC 2).
 
-The training pipeline (frame_pairs.py) ships its crops as uint8, a quarter of the bytes of
-normalised float32 crops to batch and copy to the accelerators, and the training step normalises
-them on the device with `model_input`. The original normalises on the host after its uint8
-cv2 crop, with the same arithmetic.
+The tf.data pipelines (training pairs, evaluation boxes, propagation) ship their crops as uint8,
+a quarter of the bytes of normalised float32 crops to batch and copy to the accelerators, and
+the jitted functions that take them (the train step, the heatmap and propagation functions)
+normalise them on the device with `model_input`. The original normalises on the host after its
+uint8 cv2 crop, with the same arithmetic.
 """
 
 import jax.numpy as jnp

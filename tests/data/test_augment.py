@@ -218,6 +218,14 @@ def test_box_shift_switch():
                              np.tile([900.0, 500.0], (50, 1)))
 
 
+def _backend_crop(image, matrix, output_size, backend):
+  """The backend's unnormalised crop, float32: cv2.warpAffine itself, or `crops.warp`."""
+  if backend == "cv2":
+    return cv2.warpAffine(np.asarray(image), np.asarray(matrix, np.float32).astype(np.float64),
+                          tuple(output_size), flags=cv2.INTER_LINEAR).astype(np.float32)
+  return crops.warp(image, matrix, output_size).numpy()
+
+
 @pytest.mark.parametrize("backend", ["tf", "cv2"])
 @pytest.mark.parametrize("center", [(900.0, 560.0), (60.0, 1000.0), (-900.0, 300.0)])
 def test_window_decode_equals_full_decode(real_jpeg, center, backend):
@@ -225,8 +233,8 @@ def test_window_decode_equals_full_decode(real_jpeg, center, backend):
   matrix = crops.affine_matrix(center, [1.5, 2.0], 30.0, OUTPUT_SIZE)
   windowed = crops.crop_jpeg(real_jpeg, matrix, OUTPUT_SIZE, reduced_decode=False,
                              backend=backend).numpy()
-  full = crops.normalize(crops.WARP_BACKENDS[backend](
-      tf.io.decode_jpeg(real_jpeg, channels=3), matrix, OUTPUT_SIZE)).numpy()
+  full = crops.normalize(_backend_crop(tf.io.decode_jpeg(real_jpeg, channels=3), matrix,
+                                       OUTPUT_SIZE, backend)).numpy()
   # Float32 rounding of the shift; cv2 also rounds sample points to 1/32 pixel and values to
   # uint8, so a shifted point can land one grey level away (1 / (255 * std) normalised).
   one_level = 1.0 / (255 * min(pixels.IMAGENET_STD))
@@ -239,7 +247,9 @@ def test_cv2_backend_is_the_original_crop_and_agrees_with_tf(real_jpeg):
   image = tf.io.decode_jpeg(real_jpeg, channels=3).numpy()
   stacked = np.concatenate([image, image[::-1]], axis=-1)  # Two frames along channels.
   matrix = transforms.affine_matrix([800.0, 500.0], [2.0, 2.667], -40.0, OUTPUT_SIZE)
-  got = crops.warp_cv2(stacked, tf.constant(matrix, tf.float32), OUTPUT_SIZE).numpy()
+  got = np.concatenate(crops.warp_frames([image, np.ascontiguousarray(image[::-1])],
+                                         tf.constant(matrix, tf.float32), OUTPUT_SIZE, "cv2"),
+                       axis=-1).astype(np.float32)
   want = cv2.warpAffine(np.ascontiguousarray(image[::-1]), matrix.astype(np.float32),
                         OUTPUT_SIZE, flags=cv2.INTER_LINEAR)
   np.testing.assert_array_equal(got[..., 3:], want)
@@ -296,7 +306,7 @@ def test_warp_and_normalize_equals_normalised_crops(num_frames, backend):
   got = crops.warp_and_normalize([tf.constant(f) for f in frames], matrix, (48, 64), backend)
   assert len(got) == num_frames
   for frame, crop in zip(frames, got):
-    want = crops.normalize(crops.WARP_BACKENDS[backend](frame, matrix, (48, 64))).numpy()
+    want = crops.normalize(_backend_crop(frame, matrix, (48, 64), backend)).numpy()
     assert crop.shape == (64, 48, 3) and crop.dtype == tf.float32
     np.testing.assert_allclose(crop.numpy(), want, atol=1e-5)
 
