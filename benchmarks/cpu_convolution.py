@@ -109,7 +109,7 @@ def step_sides() -> list[Callable[[], Any]]:
   variables = jax.tree.map(np.asarray, model_bench.random_variables(model))
   width, height = config.input.image_size
   inputs = train_step_bench.random_batch(model, train_step_bench.ORIGINAL_BATCH, height, width,
-                                         config.input.heatmap_stride, config.model.num_joints)
+                                         config.model.num_joints)
   return [train_step_bench.compiled_step(config, model, variables, inputs, sharding.data_mesh(),
                                          compiler_options=options)[0]
           for options in SIDES.values()]

@@ -3,10 +3,10 @@
 Writes a few synthetic 1920x1080 frames (smooth colour fields, edges and pixel noise, JPEG
 quality 90: a little larger, so slower to decode, than real PoseTrack frames) into a temporary
 folder, with persons whose boxes span 150-700 px in height like PoseTrack's, then runs the full
-training pipeline (decode A and B, half-body/scale/rotation/flip, two 384x288 crops, 96x72x17
-targets, uint8 crops as the step takes them) single process for --seconds after a warm-up: with
-reduced-scale decoding ("auto") and without ("full"), each with cv2.warpAffine (the default) and
-with the TF-op crop (config.warp_backend). CPU ms per pair (all threads) is printed beside the
+training pipeline (decode A and B, half-body/scale/rotation/flip, two 384x288 uint8 crops and
+A's joints in crop pixels, as the step takes them; the step encodes the targets on the device)
+single process for --seconds after a warm-up: with reduced-scale decoding ("auto") and without
+("full"), each with cv2.warpAffine (the default) and with the TF-op crop (config.warp_backend). CPU ms per pair (all threads) is printed beside the
 wall-clock rate: it is less sensitive to other load on the machine. Also prints the cost of
 decoding one whole frame at each DCT ratio. Goals: 100 pairs/s or more on 2 cores
 (PERFORMANCE.md), and 200 with the default settings.
@@ -118,7 +118,7 @@ def pairs_per_second(videos, decode_ratio: str, warp_backend: str, batch: int,
   for _ in range(2):  # Warm-up: fill the prefetch buffer and the autotuner.
     next(iterator)
   shapes = {key: tuple(value.shape) for key, value in example.items()
-            if key in ("frame_a", "frame_b", "target", "target_weight")}
+            if key in ("frame_a", "frame_b", "joints")}
   count, start, cpu_start = 0, time.perf_counter(), time.process_time()
   while time.perf_counter() - start < seconds:
     next(iterator)["frame_a"].numpy()

@@ -73,6 +73,7 @@ from configs import common
 from posewarper_jax import machine, models, sharding, xla_cpu
 from posewarper_jax.inference import heatmaps
 from posewarper_jax.models import convert, fold_batch_norm, hrnet, posewarper
+from posewarper_jax.train import step as step_lib
 
 
 @dataclasses.dataclass(frozen=True)
@@ -221,24 +222,21 @@ def step_pair(row: Row, official_modules, repeats: int, rounds: int):
   config = common.base_config("stage2")
   model = models.build(config.model)
   variables = model_bench.random_variables(model)
-  rng = np.random.default_rng(1)
-  stride = config.input.heatmap_stride
-  heatmap_shape = (row.batch, row.height // stride, row.width // stride, config.model.num_joints)
-  inputs = {"frame_a": rng.normal(size=(row.batch, row.height, row.width, 3)),
-            "frame_b": rng.normal(size=(row.batch, row.height, row.width, 3)),
-            "target": np.zeros(heatmap_shape),
-            "target_weight": np.ones((row.batch, config.model.num_joints))}
-  inputs = {key: value.astype(np.float32) for key, value in inputs.items()}
+  inputs = train_step_bench.random_batch(model, row.batch, row.height, row.width,
+                                         config.model.num_joints)
   run, _ = train_step_bench.compiled_step(config, model, variables, inputs,
                                           sharding.data_mesh())
+  # The official side gets the heatmaps our step encodes from the joints.
+  target, target_weight = map(np.asarray, step_lib.encode_targets(
+      inputs, config.input.heatmap_stride, config.input.sigma))
 
   official = pose_hrnet.get_pose_net(official_config(model, warping_train=True), is_train=True)
   load_ours(official, variables, model, "posewarper")
   official.train()
   optimizer = torch.optim.Adam(official.parameters(), lr=config.train.learning_rate)
   official_input = nchw(np.stack([inputs["frame_a"], inputs["frame_b"]], axis=1))
-  target = torch.from_numpy(inputs["target"].transpose(0, 3, 1, 2).copy())
-  target_weight = torch.from_numpy(inputs["target_weight"][:, :, None])
+  target = torch.from_numpy(target.transpose(0, 3, 1, 2).copy())
+  target_weight = torch.from_numpy(target_weight[:, :, None])
 
   def ours():
     return float(run()[1]["loss"])

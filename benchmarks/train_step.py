@@ -51,17 +51,16 @@ ORIGINAL = {"stage2": "16.2 s Zen 3, 13.7 s Zen 4, 8.1 s Zen 5, 8.9-17.6 s Xeon 
 ORIGINAL_BATCH = 4
 
 
-def random_batch(model, batch: int, height: int, width: int, stride: int,
+def random_batch(model, batch: int, height: int, width: int,
                  joints: int) -> dict[str, np.ndarray]:
-  """Random inputs for every key of step_lib.input_keys(model): frames (B, H, W, 3) N(0, 1),
-  target (B, H/stride, W/stride, K) U(0, 1), target_weight (B, K) ones."""
+  """Random float32 inputs for every key of step_lib.input_keys(model): frames (B, H, W, 3)
+  N(0, 1), joints (B, K, 3) uniform over the crop, all visible."""
   rng = np.random.default_rng(1)
   inputs = {}
   for key in step_lib.input_keys(model):
-    if key == "target":
-      inputs[key] = rng.uniform(size=(batch, height // stride, width // stride, joints))
-    elif key == "target_weight":
-      inputs[key] = np.ones((batch, joints))
+    if key == step_lib.JOINTS_KEY:
+      inputs[key] = np.concatenate([rng.uniform(0, [width, height], (batch, joints, 2)),
+                                    np.ones((batch, joints, 1))], axis=-1)
     else:
       inputs[key] = rng.normal(size=(batch, height, width, 3))
   return {key: value.astype(np.float32) for key, value in inputs.items()}
@@ -81,7 +80,9 @@ def compiled_step(config, model, variables, inputs: dict[str, np.ndarray],
                  opt_state=optimizer.init(variables["params"])),
       sharding.replicated(mesh))
   inputs = sharding.global_batch(inputs, mesh)
-  train_step = step_lib.compile_train_step(step_lib.make_train_step(model, optimizer), mesh)
+  train_step = step_lib.compile_train_step(
+      step_lib.make_train_step(model, optimizer, heatmap_stride=config.input.heatmap_stride,
+                               sigma=config.input.sigma), mesh)
   compiled = train_step.lower(state, inputs, learning_rate).compile(
       compiler_options=compiler_options)
   carried = [state]
@@ -100,8 +101,7 @@ def time_step(variant: str, dtype: str, batch: int, remat: bool, small: bool, re
   config.model.update(dtype=dtype, remat=remat)
   model = models.build(config.model)
   width, height = config.input.image_size
-  inputs = random_batch(model, batch, height, width, config.input.heatmap_stride,
-                        config.model.num_joints)
+  inputs = random_batch(model, batch, height, width, config.model.num_joints)
   run, compiled = compiled_step(config, model, model_bench.random_variables(model), inputs, mesh)
   seconds = model_bench.time_calls(run, repeats)
   label = f"{variant} W{config.model.width} {height}x{width}"

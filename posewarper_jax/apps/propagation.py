@@ -123,22 +123,29 @@ def source_boxes(videos: Sequence[records.Video],
 
 
 @functools.lru_cache(maxsize=16)
-def propagate_function(model: PoseWarper, mesh: jax.sharding.Mesh
+def propagate_function(model: PoseWarper, mesh: jax.sharding.Mesh, heatmap_stride: int,
+                       sigma: float
                        ) -> Callable[[dict, np.ndarray, np.ndarray, np.ndarray], jax.Array]:
-  """A jitted (variables, frame_a, frame_b, heatmaps_a) -> heatmaps warped onto B, over `mesh`.
+  """A jitted (variables, frame_a, frame_b, joints_a) -> heatmaps warped onto B, over `mesh`.
 
   frame_a, frame_b: (B, H, W, 3) crops, uint8 RGB (normalised here, pixels.model_input) or
-  floating ImageNet-normalised; heatmaps_a: (B, H/4, W/4, K); output (B, H/4, W/4, K).
-  Cached: one compilation per (model, mesh).
+  floating ImageNet-normalised; joints_a: (B, K, 3) A's joints in crop pixels (x, y) and
+  visibility, encoded here as A's heatmaps (targets.gaussian_heatmaps with heatmap_stride and
+  sigma); output (B, H/stride, W/stride, K). Cached: one compilation per argument set.
   """
   if not isinstance(model, PoseWarper):
     raise ValueError(f"propagation needs a PoseWarper checkpoint, got {type(model).__name__}")
+
+  def warp(variables, frame_a, frame_b, joints_a):
+    height, width = frame_a.shape[1:3]
+    heatmaps_a, _ = targets.gaussian_heatmaps(joints_a[..., :2], joints_a[..., 2],
+                                              (width, height), heatmap_stride, sigma)
+    return model.apply(variables, pixels.model_input(frame_a), pixels.model_input(frame_b),
+                       heatmaps_a, method=PoseWarper.propagate)
+
   batch = sharding.batch_sharded(mesh)
-  return jax.jit(
-      lambda variables, a, b, heatmaps_a: model.apply(
-          variables, pixels.model_input(a), pixels.model_input(b), heatmaps_a,
-          method=PoseWarper.propagate),
-      in_shardings=(sharding.replicated(mesh), batch, batch, batch), out_shardings=batch)
+  return jax.jit(warp, in_shardings=(sharding.replicated(mesh), batch, batch, batch),
+                 out_shardings=batch)
 
 
 def _propagation_items(videos: Sequence[records.Video], sources: Sequence[Sources],
@@ -174,12 +181,11 @@ def _propagation_items(videos: Sequence[records.Video], sources: Sequence[Source
 
 def _crop_pair(item: dict[str, tf.Tensor], *, config: ml_collections.ConfigDict
                ) -> dict[str, tf.Tensor]:
-  """One row -> frame_a, frame_b (H, W, 3) uint8 crops under A's box, heatmaps_a (H/4, W/4, 17)."""
+  """One row -> frame_a, frame_b (H, W, 3) uint8 crops under A's box, joints_a (17, 3) A's
+  joints in crop pixels and visibility."""
   image_size = tuple(config.image_size)
   matrix = crops.affine_matrix(item["center"], item["scale"], tf.constant(0.0), image_size)
   joints = crops.apply_affine(item["keypoints"][:, :2], matrix)
-  heatmaps, _ = targets.gaussian_heatmaps(joints, item["keypoints"][:, 2], image_size,
-                                          config.heatmap_stride, config.sigma)
   contents = [tf.io.read_file(item["path_a"]), tf.io.read_file(item["path_b"])]
   ratio, window, window_matrix = crops.plan_decode(
       tf.image.extract_jpeg_shape(contents[0]), matrix, image_size,
@@ -187,7 +193,8 @@ def _crop_pair(item: dict[str, tf.Tensor], *, config: ml_collections.ConfigDict
   frame_a, frame_b = crops.warp_frames(
       [crops.decode_jpeg(c, ratio, window) for c in contents], window_matrix, image_size,
       config.warp_backend)
-  return {"frame_a": frame_a, "frame_b": frame_b, "heatmaps_a": heatmaps}
+  return {"frame_a": frame_a, "frame_b": frame_b,
+          "joints_a": tf.concat([joints, item["keypoints"][:, 2:]], axis=1)}
 
 
 def propagate(videos: Sequence[records.Video], labeled: Sequence[Sequence[int]],
@@ -219,7 +226,7 @@ def propagate(videos: Sequence[records.Video], labeled: Sequence[Sequence[int]],
   sharding.check_batch_size(batch_size, mesh)
   if fold_batch_norm:
     model, variables = fold.fold_batch_norm(model, variables)
-  forward = propagate_function(model, mesh)
+  forward = propagate_function(model, mesh, input_config.heatmap_stride, input_config.sigma)
   variables = heatmaps.replicated_variables(variables, mesh)
   sources = frame_sources(videos, labeled)
   box_videos = source_boxes(videos, sources)
@@ -235,7 +242,7 @@ def propagate(videos: Sequence[records.Video], labeled: Sequence[Sequence[int]],
   for batch in dataset.as_numpy_iterator():
     batch, rows = sharding.pad_batch(batch, batch_size)
     warped = np.asarray(forward(variables, batch["frame_a"], batch["frame_b"],
-                                batch["heatmaps_a"]))[:rows]
+                                batch["joints_a"]))[:rows]
     batch_coords, batch_maxvals = decode.decode_heatmaps(
         warped, items["center"][done:done + rows], items["scale"][done:done + rows])
     coords.append(batch_coords)

@@ -1,19 +1,21 @@
-"""The training input: pairs (A, B = A + delta) with A's target heatmaps (SPEC 3.2-3.4), or
-frame A alone for the single-frame HRNet (stage 1 and retraining, SPEC 5.3, 7c).
+"""The training input: pairs (A, B = A + delta) with A's joints (SPEC 3.2-3.4), or frame A alone
+for the single-frame HRNet (stage 1 and retraining, SPEC 5.3, 7c).
 
 Instances are the labeled persons of every labeled frame A. Each instance carries the paths of
 its 2T + 1 candidate frames B (index clipped to the video, a missing file replaced by A) and one
 candidate is picked per sample:
 - `delta_mode="per_epoch"` (official): a fresh delta for every sample, i.e. every epoch;
 - `delta_mode="fixed"` (mmpose, SPEC 10.2 point 2): one delta per instance for the whole run.
-Everything after the instance list (reading, decoding, augmentation, targets) runs in the
-tf.data graph. The training order and all random numbers are stateless functions of (seed,
-process, element index): element i of a process is its local instance number
-index_shuffle(i % n_local) in a permutation drawn for epoch i // n_local, augmented with a seed
-derived from i. A seed gives the same batches on every run, and a run resumed at a step sees
-exactly the batches of an uninterrupted one. A and B share the decode window and the affine,
-and are cropped together (crops.warp_frames) into uint8 crops; the training step normalises
-them on the device (pixels.model_input), with the original's arithmetic.
+Everything after the instance list (reading, decoding, augmentation, the joints' crop
+coordinates) runs in the tf.data graph. The training order and all random numbers are stateless
+functions of (seed, process, element index): element i of a process is its local instance
+number index_shuffle(i % n_local) in a permutation drawn for epoch i // n_local, augmented with
+a seed derived from i. A seed gives the same batches on every run, and a run resumed at a step
+sees exactly the batches of an uninterrupted one. A and B share the decode window and the
+affine, and are cropped together (crops.warp_frames) into uint8 crops; the training step
+normalises them on the device (pixels.model_input), with the original's arithmetic, and
+encodes A's joints as the target heatmaps there (targets.gaussian_heatmaps), so the host never
+builds or copies them.
 
 Every image that will be read is checked once when the instance list is built
 (image_check.ImageCheck): a corrupt one raises ValueError naming it, its frame and annotation
@@ -176,8 +178,6 @@ def _load_example(counter: tf.Tensor, instance: dict[str, tf.Tensor], *, config,
                                      image_size)
   visibility = params["keypoints"][:, 2]
   joints = crops.apply_affine(params["keypoints"][:, :2], joint_matrix)
-  target, target_weight = targets.gaussian_heatmaps(joints, visibility, image_size,
-                                                    config.heatmap_stride, config.sigma)
   ratio, window, window_matrix = crops.plan_decode(
       image_shape, augment.crop_matrix(params, image_width, image_size), image_size,
       reduced_decode=config.decode_ratio == "auto")
@@ -185,8 +185,6 @@ def _load_example(counter: tf.Tensor, instance: dict[str, tf.Tensor], *, config,
                              window_matrix, image_size, config.warp_backend)
   example = {
       "frame_a": frames[0],
-      "target": target,
-      "target_weight": target_weight,
       "joints": tf.concat([joints, visibility[:, None]], axis=1),
       "center": params["center"],
       "scale": params["scale"],
@@ -221,8 +219,8 @@ def make_pair_dataset(videos: Sequence[records.Video], config: ml_collections.Co
   Yields dicts of
     frame_a, frame_b: (B, H, W, 3) uint8 RGB crops (H, W from image_size; no frame_b when
       single_frame), to be ImageNet-normalised (pixels.model_input, done by the train step);
-    target: (B, H/4, W/4, 17) float32; target_weight: (B, 17) float32;
-    joints: (B, 17, 3) frame A's joints in crop pixels and visibility;
+    joints: (B, 17, 3) float32 frame A's joints in crop pixels (x, y) and visibility, which the
+      train step encodes as target heatmaps (targets.gaussian_heatmaps);
     center, scale: (B, 2) crop parameters (center in the flipped image when flip is set);
     rotation: (B,) degrees; flip: (B,) bool; delta: (B,) int32 effective B - A (0 when
       single_frame);

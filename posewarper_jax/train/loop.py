@@ -192,7 +192,9 @@ def train(run: Run) -> tuple[state_lib.TrainState, Optional[dict[str, Any]]]:
                "starting at step %d", type(model).__name__, num_steps, run.steps_per_epoch,
                train.batch_size, mesh.size, jax.process_count(), start)
 
-  train_step = step_lib.compile_train_step(step_lib.make_train_step(model, run.optimizer), mesh)
+  train_step = step_lib.compile_train_step(
+      step_lib.make_train_step(model, run.optimizer, heatmap_stride=config.input.heatmap_stride,
+                               sigma=config.input.sigma), mesh)
   keys = step_lib.input_keys(model)
   dataset = frame_pairs.make_pair_dataset(
       run.videos, config.input, seed=config.seed,

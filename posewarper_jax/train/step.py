@@ -9,6 +9,7 @@ import optax
 
 from posewarper_jax import sharding
 from posewarper_jax.data import pixels
+from posewarper_jax.data import targets
 from posewarper_jax.models import PoseWarper
 from posewarper_jax.train import losses
 from posewarper_jax.train import optimizer as optimizer_lib
@@ -18,7 +19,9 @@ Batch = dict[str, jax.Array]
 StepFn = Callable[[TrainState, Batch, jax.Array], tuple[TrainState, dict[str, jax.Array]]]
 
 
-TARGET_KEYS = ("target", "target_weight")  # (B, H/4, W/4, K), (B, K).
+# (B, K, 3) float32: frame A's joints in crop pixels (x, y) and their visibility, encoded as the
+# target heatmaps on the device (`encode_targets`).
+JOINTS_KEY = "joints"
 
 
 def frame_keys(model: nn.Module) -> tuple[str, ...]:
@@ -32,7 +35,17 @@ def frame_keys(model: nn.Module) -> tuple[str, ...]:
 
 def input_keys(model: nn.Module) -> tuple[str, ...]:
   """Every batch entry a step reads."""
-  return frame_keys(model) + TARGET_KEYS
+  return frame_keys(model) + (JOINTS_KEY,)
+
+
+def encode_targets(batch: Batch, heatmap_stride: int, sigma: float
+                   ) -> tuple[jax.Array, jax.Array]:
+  """The batch's (target (B, H/stride, W/stride, K), target_weight (B, K)) (SPEC 3.4), from its
+  joints and frame A's crop size."""
+  height, width = batch["frame_a"].shape[1:3]
+  joints = batch[JOINTS_KEY]
+  return targets.gaussian_heatmaps(joints[..., :2], joints[..., 2], (width, height),
+                                   heatmap_stride, sigma)
 
 
 def predict_for_loss(model: nn.Module, variables: dict[str, Any], batch: Batch
@@ -46,24 +59,28 @@ def predict_for_loss(model: nn.Module, variables: dict[str, Any], batch: Batch
   return heatmaps, updates["batch_stats"]
 
 
-def loss_and_updates(model: nn.Module, params: Any, batch_stats: Any, batch: Batch
-                     ) -> tuple[jax.Array, Any]:
+def loss_and_updates(model: nn.Module, params: Any, batch_stats: Any, batch: Batch,
+                     target: jax.Array, target_weight: jax.Array) -> tuple[jax.Array, Any]:
   """(JointsMSE loss (SPEC 5.1), new batch_stats) of one batch."""
   heatmaps, new_batch_stats = predict_for_loss(
       model, {"params": params, "batch_stats": batch_stats}, batch)
-  return losses.joints_mse(heatmaps, batch["target"], batch["target_weight"]), new_batch_stats
+  return losses.joints_mse(heatmaps, target, target_weight), new_batch_stats
 
 
-def make_train_step(model: nn.Module, optimizer: optax.GradientTransformation) -> StepFn:
+def make_train_step(model: nn.Module, optimizer: optax.GradientTransformation, *,
+                    heatmap_stride: int, sigma: float) -> StepFn:
   """(state, batch, learning_rate) -> (state after one Adam step, metrics {loss, grad_norm,
   learning_rate}).
 
-  The learning rate is an input (a float32 scalar), so one compiled step serves any schedule.
-  loss and grad_norm are those of the parameters before the step.
+  batch: `input_keys(model)`; the targets are encoded from its joints with the input config's
+  heatmap_stride and sigma. The learning rate is an input (a float32 scalar), so one compiled
+  step serves any schedule. loss and grad_norm are those of the parameters before the step.
   """
   def step(state: TrainState, batch: Batch, learning_rate: jax.Array):
-    grad_fn = jax.value_and_grad(lambda p: loss_and_updates(model, p, state.batch_stats, batch),
-                                 has_aux=True)
+    target, target_weight = encode_targets(batch, heatmap_stride, sigma)
+    grad_fn = jax.value_and_grad(
+        lambda p: loss_and_updates(model, p, state.batch_stats, batch, target, target_weight),
+        has_aux=True)
     (loss, batch_stats), grads = grad_fn(state.params)
     params, opt_state = optimizer_lib.apply_updates(optimizer, grads, state.opt_state,
                                                     state.params, learning_rate)

@@ -22,6 +22,7 @@ from posewarper_jax.data import frame_pairs
 from posewarper_jax.data import keypoints as keypoints_lib
 from posewarper_jax.data import posetrack
 from posewarper_jax.data import records
+from posewarper_jax.data import targets
 
 _HEATMAP_BLEND = 0.5
 _LEFT, _RIGHT, _CENTRE = (60, 120, 255), (255, 60, 60), (60, 220, 60)  # RGB.
@@ -32,17 +33,19 @@ def _joint_colour(index: int) -> tuple[int, int, int]:
   return _LEFT if name.startswith("left") else _RIGHT if name.startswith("right") else _CENTRE
 
 
-def render_pair(sample: dict[str, Any]) -> np.ndarray:
-  """One pipeline sample (numpy, no batch axis) -> (H + 20, 4 W, 3) uint8 RGB panel."""
+def render_pair(sample: dict[str, Any], heatmap_stride: int, sigma: float) -> np.ndarray:
+  """One pipeline sample (numpy, no batch axis) -> (H + 20, 4 W, 3) uint8 RGB panel; the targets
+  are encoded from its joints as the train step encodes them."""
   frame_a, frame_b = sample["frame_a"], sample["frame_b"]  # uint8 RGB crops.
   height, width = frame_a.shape[:2]
-  heat = cv2.resize(sample["target"].max(axis=-1), (width, height),
-                    interpolation=cv2.INTER_LINEAR)
+  target, target_weight = map(np.asarray, targets.gaussian_heatmaps(
+      sample["joints"][:, :2], sample["joints"][:, 2], (width, height), heatmap_stride, sigma))
+  heat = cv2.resize(target.max(axis=-1), (width, height), interpolation=cv2.INTER_LINEAR)
   heat = cv2.applyColorMap(np.uint8(np.clip(heat, 0, 1) * 255), cv2.COLORMAP_JET)[..., ::-1]
   overlay = cv2.addWeighted(frame_a, 1 - _HEATMAP_BLEND, heat, _HEATMAP_BLEND, 0)
   joints_panel = frame_a.copy()
   for k, (x, y, _) in enumerate(sample["joints"]):
-    if sample["target_weight"][k] > 0:
+    if target_weight[k] > 0:
       cv2.circle(joints_panel, (int(round(x)), int(round(y))), 3, _joint_colour(k), -1)
   panel = np.concatenate([frame_a, frame_b, overlay, joints_panel], axis=1)
   caption = np.zeros((20, panel.shape[1], 3), np.uint8)
@@ -62,7 +65,7 @@ def write_pair_grids(videos: Sequence[records.Video], out_dir: str, num: int, se
   for i, batch in enumerate(dataset.take(num)):
     sample = {key: value.numpy()[0] for key, value in batch.items()}
     path = os.path.join(out_dir, f"pair_{i:03d}.png")
-    if not cv2.imwrite(path, render_pair(sample)[..., ::-1]):
+    if not cv2.imwrite(path, render_pair(sample, config.heatmap_stride, config.sigma)[..., ::-1]):
       raise ValueError(f"{path}: could not write the PNG")
     paths.append(path)
   return paths

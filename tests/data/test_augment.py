@@ -185,15 +185,15 @@ def test_joint_round_trip_through_affine_and_heatmap(flip, rotation):
   rot = float(params["rotation"])
   joint_matrix = crops.affine_matrix(params["center"], params["scale"], rot, OUTPUT_SIZE)
   joints = crops.apply_affine(params["keypoints"][:, :2], joint_matrix)
-  heatmaps, weight = targets.gaussian_heatmaps(joints, params["keypoints"][:, 2], OUTPUT_SIZE)
-  heatmaps = heatmaps.numpy()
-  assert weight.numpy().sum() > 10
+  heatmaps, weight = map(np.asarray, targets.gaussian_heatmaps(
+      joints.numpy(), params["keypoints"][:, 2].numpy(), OUTPUT_SIZE))
+  assert weight.sum() > 10
   back = transforms.affine_matrix(params["center"].numpy(), params["scale"].numpy(), rot,
                                   HEATMAP_SIZE, inverse=True)
   forward = transforms.affine_matrix(params["center"].numpy(), params["scale"].numpy(), rot,
                                      HEATMAP_SIZE)
   swapped = 0
-  for k in np.flatnonzero(weight.numpy()):
+  for k in np.flatnonzero(weight):
     y, x = np.unravel_index(np.argmax(heatmaps[..., k]), heatmaps.shape[:2])
     in_image = transforms.apply_affine([x, y], back)  # In the (flipped) image frame.
     source = keypoints_lib.FLIP_PERMUTATION[k] if flip else k

@@ -10,6 +10,7 @@ from configs import common
 from posewarper_jax.data import frame_pairs
 from posewarper_jax.data import image_check
 from posewarper_jax.data import posetrack
+from posewarper_jax.data import targets
 from posewarper_jax.data import transforms
 from posewarper_jax.viz import pairs as pairs_viz
 from tests.data import derived_sample
@@ -32,6 +33,13 @@ def _config(**overrides):
 
 def _batches(dataset, num):
   return [{k: v.numpy() for k, v in batch.items()} for batch in dataset.take(num)]
+
+
+def _encoded_targets(batch, config):
+  """The batch's (target, target_weight) as the train step encodes them from its joints."""
+  return map(np.asarray, targets.gaussian_heatmaps(
+      batch["joints"][..., :2], batch["joints"][..., 2], config.image_size,
+      config.heatmap_stride, config.sigma))
 
 
 def _grey_level(uint8_crops):
@@ -58,15 +66,15 @@ def test_batch_shapes_and_frame_b_content(videos, backend):
   (batch,) = _batches(dataset, 2)
   assert batch["frame_a"].shape == batch["frame_b"].shape == (4, 64, 48, 3)
   assert batch["frame_a"].dtype == batch["frame_b"].dtype == np.uint8
-  assert batch["target"].shape == (4, 16, 12, 17)
-  assert batch["target_weight"].shape == (4, 17)
+  assert batch["joints"].shape == (4, 17, 3) and batch["joints"].dtype == np.float32
+  assert "target" not in batch  # Encoded by the train step, on the device.
   # The ground-truth crops lie inside the flat frames: A and B show their frames' levels.
   levels = np.array([tiny_posetrack.frame_level(p) for p in batch["frame_position"]])
   np.testing.assert_allclose(_grey_level(batch["frame_a"]), levels, atol=1.5)
   np.testing.assert_allclose(_grey_level(batch["frame_b"]),
                              tiny_posetrack.frame_level(batch["frame_position"] + batch["delta"]),
                              atol=1.5)
-  # Targets: the argmax of each visible joint is its crop position / 4 rounded.
+  # A's joints are its ground truth under the crop's affine, with their visibility.
   for i in range(4):
     frame = videos[batch["video_index"][i]].frames[batch["frame_position"][i]]
     person = [p for p in frame.persons
@@ -74,10 +82,7 @@ def test_batch_shapes_and_frame_b_content(videos, backend):
     matrix = transforms.affine_matrix(person.center, person.scale, 0.0, IMAGE_SIZE)
     joints = transforms.apply_affine(person.keypoints[:, :2], matrix)
     np.testing.assert_allclose(batch["joints"][i, :, :2], joints, atol=1e-3)
-    for k in range(17):
-      y, x = np.unravel_index(np.argmax(batch["target"][i, ..., k]), (16, 12))
-      if batch["target_weight"][i, k] and 0 <= joints[k, 0] < 46 and 0 <= joints[k, 1] < 62:
-        np.testing.assert_array_equal([x, y], np.floor(joints[k] / 4 + 0.5))
+    np.testing.assert_array_equal(batch["joints"][i, :, 2], person.keypoints[:, 2])
 
 
 def test_deterministic_for_a_seed(videos):
@@ -178,10 +183,11 @@ def test_augmented_targets_follow_joints(videos):
   config = _config(decode_ratio="full")
   dataset = frame_pairs.make_pair_dataset(videos, config, seed=2, batch_size=4)
   for batch in _batches(dataset, 3):
-    assert np.all(np.isfinite(batch["frame_a"])) and np.all(np.isfinite(batch["frame_b"]))
-    for i, k in zip(*np.nonzero(batch["target_weight"])):
+    target, target_weight = _encoded_targets(batch, config)
+    assert target_weight.sum() > 0
+    for i, k in zip(*np.nonzero(target_weight)):
       joint = batch["joints"][i, k, :2]
-      y, x = np.unravel_index(np.argmax(batch["target"][i, ..., k]), (16, 12))
+      y, x = np.unravel_index(np.argmax(target[i, ..., k]), (16, 12))
       if 0 <= joint[0] < 46 and 0 <= joint[1] < 62:
         np.testing.assert_array_equal([x, y], np.trunc(joint / 4 + 0.5))
 
@@ -189,15 +195,16 @@ def test_augmented_targets_follow_joints(videos):
 def test_real_sample_pairs(posetrack18_sample):
   videos = posetrack.read_posetrack18(posetrack18_sample / "annotations" / "val",
                                       posetrack18_sample)
-  dataset = frame_pairs.make_pair_dataset(videos, common.input_config(), seed=0,
-                                          batch_size=2)
+  config = common.input_config()
+  dataset = frame_pairs.make_pair_dataset(videos, config, seed=0, batch_size=2)
   (batch,) = _batches(dataset, 1)
   assert batch["frame_a"].shape == (2, 384, 288, 3)
-  assert batch["target"].shape == (2, 96, 72, 17)
+  target, target_weight = _encoded_targets(batch, config)
+  assert target.shape == (2, 96, 72, 17)
   # Only frame 000000 of each sequence exists: B falls back to A.
   np.testing.assert_array_equal(batch["delta"], 0)
   np.testing.assert_array_equal(batch["frame_a"], batch["frame_b"])
-  assert batch["target_weight"].sum() > 0 and batch["target"].max() == 1.0
+  assert target_weight.sum() > 0 and target.max() == 1.0
 
 
 @pytest.mark.parametrize("field, value", [("delta_mode", "sometimes"), ("decode_ratio", "half"),

@@ -9,6 +9,7 @@ import pytest
 from configs import common
 from posewarper_jax import sharding
 from posewarper_jax.data import pixels
+from posewarper_jax.data import targets
 from posewarper_jax.models import HRNet, PoseWarper
 from posewarper_jax.models import checkpoint as checkpoint_lib
 from posewarper_jax.train import losses
@@ -18,6 +19,7 @@ from posewarper_jax.train import step as step_lib
 from tests.models.conftest import TINY_HEAD, TINY_HRNET
 
 BATCH, HEIGHT, WIDTH, JOINTS = 2, 64, 32, 17
+SIGMA = 2.0
 
 
 def _batch(seed: int = 0) -> dict[str, np.ndarray]:
@@ -25,8 +27,8 @@ def _batch(seed: int = 0) -> dict[str, np.ndarray]:
   return {
       "frame_a": rng.integers(0, 256, size=(BATCH, HEIGHT, WIDTH, 3), dtype=np.uint8),
       "frame_b": rng.integers(0, 256, size=(BATCH, HEIGHT, WIDTH, 3), dtype=np.uint8),
-      "target": rng.uniform(size=(BATCH, HEIGHT // 4, WIDTH // 4, JOINTS)).astype(np.float32),
-      "target_weight": rng.integers(0, 2, size=(BATCH, JOINTS)).astype(np.float32),
+      "joints": np.concatenate([rng.uniform(-8, [WIDTH + 8, HEIGHT + 8], (BATCH, JOINTS, 2)),
+                                rng.integers(0, 2, (BATCH, JOINTS, 1))], -1).astype(np.float32),
   }
 
 
@@ -38,8 +40,9 @@ def _run_step(model, trainable: str):
   optimizer = optimizer_lib.make_optimizer(config, params)
   state = state_lib.initial_state(model, optimizer, seed=0)
   before = jax.tree.map(np.asarray, state)
-  train_step = step_lib.compile_train_step(step_lib.make_train_step(model, optimizer),
-                                           sharding.data_mesh())
+  train_step = step_lib.compile_train_step(
+      step_lib.make_train_step(model, optimizer, heatmap_stride=4, sigma=SIGMA),
+      sharding.data_mesh())
   batch = {key: value for key, value in _batch().items() if key in step_lib.input_keys(model)}
   after, metrics = train_step(state, batch, np.float32(config.learning_rate))
   return before, jax.tree.map(np.asarray, after), metrics, batch
@@ -66,10 +69,13 @@ def test_stage2_step_trains_the_head_only(stage2_results):
   head = [k for k in changed if not k.startswith("backbone/")]
   assert head and all(changed[k] for k in head if "offsets" in k or "deform" in k)
   # The loss is the one of the parameters before the step (SPEC 5.1), of the uint8 crops
-  # normalised.
+  # normalised, against the joints' targets.
   heatmaps, _ = jax.jit(lambda v, a, b: model.apply(v, a, b, train=True, mutable=["batch_stats"]))(
       before.variables, pixels.normalize(batch["frame_a"]), pixels.normalize(batch["frame_b"]))
-  expected = losses.joints_mse(heatmaps, batch["target"], batch["target_weight"])
+  target, target_weight = targets.gaussian_heatmaps(
+      batch["joints"][..., :2], batch["joints"][..., 2], (WIDTH, HEIGHT), 4, SIGMA)
+  assert 0 < float(target_weight.sum()) < BATCH * JOINTS
+  expected = losses.joints_mse(heatmaps, target, target_weight)
   np.testing.assert_allclose(float(metrics["loss"]), float(expected), rtol=1e-5)
   assert float(metrics["learning_rate"]) == pytest.approx(1e-2)
 
