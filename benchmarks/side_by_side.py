@@ -71,9 +71,9 @@ from benchmarks import model as model_bench
 from benchmarks import train_step as train_step_bench
 from configs import common
 from posewarper_jax import machine, models, sharding, xla_cpu
+from posewarper_jax.data import targets
 from posewarper_jax.inference import heatmaps
 from posewarper_jax.models import convert, fold_batch_norm, hrnet, posewarper
-from posewarper_jax.train import step as step_lib
 
 
 @dataclasses.dataclass(frozen=True)
@@ -227,8 +227,8 @@ def step_pair(row: Row, official_modules, repeats: int, rounds: int):
   run, _ = train_step_bench.compiled_step(config, model, variables, inputs,
                                           sharding.data_mesh())
   # The official side gets the heatmaps our step encodes from the joints.
-  target, target_weight = map(np.asarray, step_lib.encode_targets(
-      inputs, config.input.heatmap_stride, config.input.sigma))
+  target, target_weight = map(np.asarray, targets.joint_targets(
+      inputs["joints"], inputs["frame_a"], config.input.heatmap_stride, config.input.sigma))
 
   official = pose_hrnet.get_pose_net(official_config(model, warping_train=True), is_train=True)
   load_ours(official, variables, model, "posewarper")

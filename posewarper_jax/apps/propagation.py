@@ -130,16 +130,14 @@ def propagate_function(model: PoseWarper, mesh: jax.sharding.Mesh, heatmap_strid
 
   frame_a, frame_b: (B, H, W, 3) crops, uint8 RGB (normalised here, pixels.model_input) or
   floating ImageNet-normalised; joints_a: (B, K, 3) A's joints in crop pixels (x, y) and
-  visibility, encoded here as A's heatmaps (targets.gaussian_heatmaps with heatmap_stride and
+  visibility, encoded here as A's heatmaps (targets.joint_targets with heatmap_stride and
   sigma); output (B, H/stride, W/stride, K). Cached: one compilation per argument set.
   """
   if not isinstance(model, PoseWarper):
     raise ValueError(f"propagation needs a PoseWarper checkpoint, got {type(model).__name__}")
 
   def warp(variables, frame_a, frame_b, joints_a):
-    height, width = frame_a.shape[1:3]
-    heatmaps_a, _ = targets.gaussian_heatmaps(joints_a[..., :2], joints_a[..., 2],
-                                              (width, height), heatmap_stride, sigma)
+    heatmaps_a, _ = targets.joint_targets(joints_a, frame_a, heatmap_stride, sigma)
     return model.apply(variables, pixels.model_input(frame_a), pixels.model_input(frame_b),
                        heatmaps_a, method=PoseWarper.propagate)
 

@@ -14,7 +14,7 @@ a seed derived from i. A seed gives the same batches on every run, and a run res
 sees exactly the batches of an uninterrupted one. A and B share the decode window and the
 affine, and are cropped together (crops.warp_frames) into uint8 crops; the training step
 normalises them on the device (pixels.model_input), with the original's arithmetic, and
-encodes A's joints as the target heatmaps there (targets.gaussian_heatmaps), so the host never
+encodes A's joints as the target heatmaps there (targets.joint_targets), so the host never
 builds or copies them.
 
 Every image that will be read is checked once when the instance list is built
@@ -220,7 +220,7 @@ def make_pair_dataset(videos: Sequence[records.Video], config: ml_collections.Co
     frame_a, frame_b: (B, H, W, 3) uint8 RGB crops (H, W from image_size; no frame_b when
       single_frame), to be ImageNet-normalised (pixels.model_input, done by the train step);
     joints: (B, 17, 3) float32 frame A's joints in crop pixels (x, y) and visibility, which the
-      train step encodes as target heatmaps (targets.gaussian_heatmaps);
+      train step encodes as target heatmaps (targets.joint_targets);
     center, scale: (B, 2) crop parameters (center in the flipped image when flip is set);
     rotation: (B,) degrees; flip: (B,) bool; delta: (B,) int32 effective B - A (0 when
       single_frame);

@@ -61,3 +61,14 @@ def gaussian_heatmaps(joints: jax.Array, visibility: jax.Array, image_size: Sequ
   heatmaps = (jnp.swapaxes(gauss_y, -1, -2)[..., :, None, :]
               * jnp.swapaxes(gauss_x, -1, -2)[..., None, :, :]) * drawn[..., None, None, :]
   return heatmaps, weight
+
+
+def joint_targets(joints: jax.Array, frames: jax.Array, stride: int, sigma: float
+                  ) -> tuple[jax.Array, jax.Array]:
+  """`gaussian_heatmaps` of the pipelines' joints for their crops.
+
+  joints: (..., K, 3) crop pixels (x, y) and visibility; frames: (..., H, W, 3) the crops they
+  belong to (only the shape is read). Returns (..., H / stride, W / stride, K), (..., K).
+  """
+  height, width = frames.shape[-3:-1]
+  return gaussian_heatmaps(joints[..., :2], joints[..., 2], (width, height), stride, sigma)

@@ -20,7 +20,7 @@ StepFn = Callable[[TrainState, Batch, jax.Array], tuple[TrainState, dict[str, ja
 
 
 # (B, K, 3) float32: frame A's joints in crop pixels (x, y) and their visibility, encoded as the
-# target heatmaps on the device (`encode_targets`).
+# target heatmaps on the device (targets.joint_targets).
 JOINTS_KEY = "joints"
 
 
@@ -36,16 +36,6 @@ def frame_keys(model: nn.Module) -> tuple[str, ...]:
 def input_keys(model: nn.Module) -> tuple[str, ...]:
   """Every batch entry a step reads."""
   return frame_keys(model) + (JOINTS_KEY,)
-
-
-def encode_targets(batch: Batch, heatmap_stride: int, sigma: float
-                   ) -> tuple[jax.Array, jax.Array]:
-  """The batch's (target (B, H/stride, W/stride, K), target_weight (B, K)) (SPEC 3.4), from its
-  joints and frame A's crop size."""
-  height, width = batch["frame_a"].shape[1:3]
-  joints = batch[JOINTS_KEY]
-  return targets.gaussian_heatmaps(joints[..., :2], joints[..., 2], (width, height),
-                                   heatmap_stride, sigma)
 
 
 def predict_for_loss(model: nn.Module, variables: dict[str, Any], batch: Batch
@@ -77,7 +67,8 @@ def make_train_step(model: nn.Module, optimizer: optax.GradientTransformation, *
   step serves any schedule. loss and grad_norm are those of the parameters before the step.
   """
   def step(state: TrainState, batch: Batch, learning_rate: jax.Array):
-    target, target_weight = encode_targets(batch, heatmap_stride, sigma)
+    target, target_weight = targets.joint_targets(batch[JOINTS_KEY], batch["frame_a"],
+                                                  heatmap_stride, sigma)
     grad_fn = jax.value_and_grad(
         lambda p: loss_and_updates(model, p, state.batch_stats, batch, target, target_weight),
         has_aux=True)

@@ -38,8 +38,8 @@ def render_pair(sample: dict[str, Any], heatmap_stride: int, sigma: float) -> np
   are encoded from its joints as the train step encodes them."""
   frame_a, frame_b = sample["frame_a"], sample["frame_b"]  # uint8 RGB crops.
   height, width = frame_a.shape[:2]
-  target, target_weight = map(np.asarray, targets.gaussian_heatmaps(
-      sample["joints"][:, :2], sample["joints"][:, 2], (width, height), heatmap_stride, sigma))
+  target, target_weight = map(np.asarray, targets.joint_targets(
+      sample["joints"], frame_a, heatmap_stride, sigma))
   heat = cv2.resize(target.max(axis=-1), (width, height), interpolation=cv2.INTER_LINEAR)
   heat = cv2.applyColorMap(np.uint8(np.clip(heat, 0, 1) * 255), cv2.COLORMAP_JET)[..., ::-1]
   overlay = cv2.addWeighted(frame_a, 1 - _HEATMAP_BLEND, heat, _HEATMAP_BLEND, 0)

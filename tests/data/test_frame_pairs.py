@@ -37,9 +37,8 @@ def _batches(dataset, num):
 
 def _encoded_targets(batch, config):
   """The batch's (target, target_weight) as the train step encodes them from its joints."""
-  return map(np.asarray, targets.gaussian_heatmaps(
-      batch["joints"][..., :2], batch["joints"][..., 2], config.image_size,
-      config.heatmap_stride, config.sigma))
+  return map(np.asarray, targets.joint_targets(batch["joints"], batch["frame_a"],
+                                               config.heatmap_stride, config.sigma))
 
 
 def _grey_level(uint8_crops):

@@ -63,6 +63,16 @@ def test_leading_axes_under_jit_match_each_example():
       np.testing.assert_array_equal(weight[i, j], want_weight)
 
 
+def test_joint_targets_read_visibility_and_crop_size():
+  joints, visibility = _random_joints(1)
+  frames = np.zeros((1, 384, 288, 3), np.uint8)  # (H, W) = IMAGE_SIZE reversed.
+  maps, weight = targets.joint_targets(np.concatenate([joints, visibility[:, None]], -1)[None],
+                                       frames, 4, 3.0)
+  want_maps, want_weight = _reference(joints, visibility, IMAGE_SIZE)
+  np.testing.assert_allclose(np.asarray(maps)[0], want_maps, atol=1e-6)
+  np.testing.assert_array_equal(np.asarray(weight)[0], want_weight)
+
+
 def test_hand_computed_values():
   maps, weight = targets.gaussian_heatmaps([[41.0, 38.0]], [1.0], IMAGE_SIZE)
   maps = np.asarray(maps)[..., 0]
