@@ -227,7 +227,7 @@ def step_pair(row: Row, official_modules, repeats: int, rounds: int):
   run, _ = train_step_bench.compiled_step(config, model, variables, inputs,
                                           sharding.data_mesh())
   # The official side gets the heatmaps our step encodes from the joints.
-  target, target_weight = map(np.asarray, targets.joint_targets(
+  target, target_weight = map(np.array, targets.joint_targets(  # writable copies for torch
       inputs["joints"], inputs["frame_a"], config.input.heatmap_stride, config.input.sigma))
 
   official = pose_hrnet.get_pose_net(official_config(model, warping_train=True), is_train=True)
