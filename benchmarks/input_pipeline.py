@@ -6,10 +6,10 @@ folder, with persons whose boxes span 150-700 px in height like PoseTrack's, the
 training pipeline (decode A and B, half-body/scale/rotation/flip, two 384x288 uint8 crops and
 A's joints in crop pixels, as the step takes them; the step encodes the targets on the device)
 single process for --seconds after a warm-up: with reduced-scale decoding ("auto") and without
-("full"), each with cv2.warpAffine (the default) and with the TF-op crop (config.warp_backend). CPU ms per pair (all threads) is printed beside the
-wall-clock rate: it is less sensitive to other load on the machine. Also prints the cost of
-decoding one whole frame at each DCT ratio. Goals: 100 pairs/s or more on 2 cores
-(PERFORMANCE.md), and 200 with the default settings.
+("full"), each with cv2.warpAffine (the default) and with the TF-op crop (config.warp_backend).
+CPU ms per pair (all threads) is printed beside the wall-clock rate: it is less sensitive to
+other load on the machine. Also prints the cost of decoding one whole frame at each DCT ratio.
+Goals: 100 pairs/s or more on 2 cores (PERFORMANCE.md), and 200 with the default settings.
 
 --images reads existing JPEG frames instead (e.g. the PoseTrack18 sample's
 ../shared/data/posetrack18_sample/images/val/*/000000.jpg, 83-145 KB at 1920x1080), cycled over
