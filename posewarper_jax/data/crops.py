@@ -373,11 +373,11 @@ def warp_frames(frames: Sequence[tf.Tensor], matrix: tf.Tensor, output_size: Seq
   """Crops up to 4 frames with one affine -> one (out_h, out_w, 3) uint8 RGB crop per frame.
 
   frames: (H, W, 3) uint8 each, all of one shape; matrix: (2, 3) image -> crop; backend: one
-  of WARP_BACKENDS. "cv2" gives the original's crop (cv2.warpAffine) exactly; "tf" rounds its float32 bilinear
-  values to the nearest integer (cv2 interpolates at 1/32 pixel in fixed point, so the two
-  differ by a level here and there). With "tf" the frames are packed into the bytes of one
-  wider unsigned integer per channel (a few vectorised ops instead of interleaving channels),
-  so their crops cost the gathers of a single `warp`.
+  of WARP_BACKENDS. "cv2" gives the original's crop (cv2.warpAffine) exactly; "tf" rounds its
+  float32 bilinear values to the nearest integer (cv2 interpolates at 1/32 pixel in fixed
+  point, so the two differ by a level here and there). With "tf" the frames are packed into the
+  bytes of one wider unsigned integer per channel (a few vectorised ops instead of interleaving
+  channels), so their crops cost the gathers of a single `warp`.
   """
   return _warp_frames(frames, matrix, output_size, backend, normalized=False)
 
@@ -387,8 +387,8 @@ def warp_and_normalize(frames: Sequence[tf.Tensor], matrix: tf.Tensor,
   """`warp_frames`' crops ImageNet-normalised: (out_h, out_w, 3) float32 each.
 
   Equal, up to float rounding, to `normalize` of cv2.warpAffine's crop for "cv2" and of
-  `warp`'s (unrounded) for "tf"; with "tf", unpacking, interpolation and normalisation are one XLA computation that
-  never materialises the unnormalised crops.
+  `warp`'s (unrounded) for "tf"; with "tf", unpacking, interpolation and normalisation are one
+  XLA computation that never materialises the unnormalised crops.
   """
   return _warp_frames(frames, matrix, output_size, backend, normalized=True)
 
